@@ -1,0 +1,95 @@
+# onnxcc - one non-recursive Makefile; everything it makes goes to build/.
+#
+#   make            build/onnxcc and build/libonnxcc.a
+#   make test       unit tests, model goldens, ONNX conformance
+#   make demo       compile a model from models/, run it, print predictions
+#   make install PREFIX=/usr/local
+#
+# `deps` installs the Debian packages the build and tests need (as root, or
+# through sudo) and is a prerequisite of `test` and `demo`.
+
+PREFIX  ?= /usr/local
+CC      ?= cc
+PYTHON  := /usr/bin/python3
+B       := build
+
+# Warnings: the runtime and compiler are held to what we promise for generated code.
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wwrite-strings -Wundef
+CFLAGS  ?= -g -O2
+ALL_CFLAGS = -std=c99 $(CFLAGS) $(WARN) -MMD -MP
+# The protoc-c output is generated code: included as a system header, no warnings.
+PROTO_INC := -isystem $(B)/proto -Iproto -Iruntime
+
+DEB_PACKAGES := build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev \
+                libonnx-dev libonnx-testdata libcmocka-dev python3-onnx python3-numpy \
+                python3-torch clang
+
+RUNTIME_SRCS  := $(wildcard runtime/*.c runtime/kernels/*.c)
+COMPILER_SRCS := $(wildcard compiler/*.c compiler/ops/*.c)
+PROTO_SRCS    := $(wildcard proto/*.c)
+RUNTIME_OBJS  := $(RUNTIME_SRCS:%.c=$(B)/%.o)
+COMPILER_OBJS := $(filter-out $(B)/compiler/main.o,$(COMPILER_SRCS:%.c=$(B)/%.o)) \
+                 $(PROTO_SRCS:%.c=$(B)/%.o) $(B)/proto/onnx.pb-c.o
+UNIT_TESTS    := $(patsubst %.c,$(B)/%,$(wildcard tests/runtime/test_*.c tests/compiler/test_*.c))
+
+.PHONY: all deps test unit-test model-test conformance demo install clean
+all: $(B)/onnxcc $(B)/libonnxcc.a
+
+# ------------------------------------------------------------------ packages
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# --------------------------------------------------------------- generation
+$(B)/proto/onnx.pb-c.c $(B)/proto/onnx.pb-c.h: /usr/include/onnx/onnx.proto
+	@mkdir -p $(B)/proto
+	protoc-c --c_out=$(B)/proto -I/usr/include/onnx /usr/include/onnx/onnx.proto
+
+$(B)/proto/onnx.pb-c.o: $(B)/proto/onnx.pb-c.c
+	$(CC) -std=c99 $(CFLAGS) $(PROTO_INC) -c $< -o $@
+
+# ------------------------------------------------------------------- objects
+$(B)/runtime/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iruntime -c $< -o $@
+
+$(B)/proto/%.o: proto/%.c $(B)/proto/onnx.pb-c.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PROTO_INC) -Icompiler -c $< -o $@
+
+$(B)/compiler/%.o: compiler/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -Iproto -DONNXCC_PREFIX='"$(PREFIX)"' -c $< -o $@
+
+$(B)/libonnxcc.a: $(RUNTIME_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/onnxcc: $(B)/compiler/main.o $(COMPILER_OBJS) $(B)/libonnxcc.a
+	$(CC) $(CFLAGS) -o $@ $^ -lprotobuf-c -lm
+
+# --------------------------------------------------------------------- tests
+$(B)/tests/runtime/%: tests/runtime/%.c tests/test.h $(B)/libonnxcc.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Iruntime -Itests $< -o $@ $(B)/libonnxcc.a -lcmocka -lm
+
+$(B)/tests/compiler/%: tests/compiler/%.c tests/test.h $(COMPILER_OBJS) $(B)/libonnxcc.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Icompiler -Iruntime -Iproto -Itests $< -o $@ \
+	  $(COMPILER_OBJS) $(B)/libonnxcc.a -lprotobuf-c -lcmocka -lm
+
+unit-test: $(UNIT_TESTS)
+	@fail=0; for t in $(UNIT_TESTS); do $$t || fail=1; done; exit $$fail
+
+test: deps
+	$(MAKE) unit-test
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

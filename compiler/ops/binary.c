@@ -1,0 +1,197 @@
+/*
+ * binary.c - elementwise operators with numpy broadcasting: Add, Sub,
+ * Mul, Div, Pow, PRelu (slope broadcast to X), and the variadic Sum, Mean,
+ * Min and Max.
+ *
+ * Each operand is read through strides over the output's index space, a
+ * 0 stride where it broadcasts; merge_dims() then collapses the space, so
+ * a bias add over (1, 64, 28, 28) reaches the kernel as rank 2. Variadic
+ * ops with more than two inputs become a chain of in-place binary calls
+ * into the output. Integer tensors (PyTorch's shape arithmetic) fold at
+ * compile time; at run time only float32 is supported.
+ */
+#include "compiler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  const char *op;
+  nn_binop binop;
+  int variadic;
+} BinaryDef;
+
+static const BinaryDef binary_defs[] = {
+    {"Add", NN_ADD, 0}, {"Sub", NN_SUB, 0},   {"Mul", NN_MUL, 0},  {"Div", NN_DIV, 0},
+    {"Pow", NN_POW, 0}, {"PRelu", NN_PRELU, 0}, {"Sum", NN_ADD, 1}, {"Mean", NN_ADD, 1},
+    {"Min", NN_MIN, 1}, {"Max", NN_MAX, 1},
+};
+
+static const BinaryDef *find_def(const char *op)
+{
+  for (size_t i = 0; i < sizeof binary_defs / sizeof binary_defs[0]; i++)
+    if (!strcmp(binary_defs[i].op, op))
+      return &binary_defs[i];
+  return NULL;
+}
+
+static int binary_check(Diag *d, Graph *g, Node *n)
+{
+  (void)g;
+  const BinaryDef *def = find_def(n->op_type);
+  const char *known[] = {NULL};
+  if (check_attrs_known(d, n, known) != 0)
+    return -1;
+  if (require_inputs(d, n, def->variadic ? 1 : 2, def->variadic ? 64 : 2) != 0)
+    return -1;
+  int all_const = 1, all_int = 1;
+  for (int i = 0; i < n->ninputs; i++) {
+    Tensor *t = n->inputs[i];
+    CHECK(d, n, t, "input %d is missing", i);
+    all_const &= t->kind == T_CONST;
+    all_int &= is_int_type(t->dtype);
+  }
+  if (!(all_const && (all_int || def->binop != NN_PRELU)))
+    for (int i = 0; i < n->ninputs; i++)
+      if (require_float(d, n, i) != 0)
+        return -1;
+  if (broadcast_shapes(d, n, n->ninputs, n->inputs, n->outputs[0]) != 0)
+    return -1;
+  if (def->binop == NN_PRELU) {
+    CHECK(d, n, shape_equal(n->outputs[0], n->inputs[0]),
+          "slope '%s' does not broadcast to the shape of X", n->inputs[1]->name);
+  }
+  n->outputs[0]->dtype = all_int ? DT_INT64 : DT_FLOAT;
+  return 0;
+}
+
+// Strides of a and b over y's index space, merged. Returns the rank.
+static int binary_layout(const Tensor *a, const Tensor *b, const Tensor *y, int *dims,
+                         int *as, int *bs)
+{
+  for (int k = 0; k < y->rank; k++)
+    dims[k] = (int)y->dims[k];
+  broadcast_strides(a, y, as);
+  broadcast_strides(b, y, bs);
+  int *strides[2] = {as, bs};
+  return merge_dims(y->rank, dims, 2, strides);
+}
+
+static int64_t int_op(nn_binop op, int64_t a, int64_t b)
+{
+  switch (op) {
+  case NN_ADD: return a + b;
+  case NN_SUB: return a - b;
+  case NN_MUL: return a * b;
+  case NN_DIV: return b ? a / b : 0;
+  case NN_MIN: return a < b ? a : b;
+  case NN_MAX: return a > b ? a : b;
+  case NN_POW: {
+    int64_t r = 1;
+    for (int64_t i = 0; i < b; i++)
+      r *= a;
+    return r;
+  }
+  default: return a < 0 ? a * b : a;
+  }
+}
+
+// y = a op b at compile time; y may be a (then a is not broadcast).
+static void fold_pair(Tensor *y, const Tensor *a, const Tensor *b, nn_binop op)
+{
+  int dims[MAX_RANK], as[MAX_RANK], bs[MAX_RANK];
+  int rank = binary_layout(a, b, y, dims, as, bs);
+  if (y->dtype == DT_FLOAT) {
+    nn_binary_forward(y->data, a->data, b->data, op, rank, dims, as, bs);
+    return;
+  }
+  // Integer path: walk the index space with a counter.
+  int64_t count = tensor_count(y);
+  int idx[MAX_RANK] = {0};
+  int64_t *yi = y->data;
+  for (int64_t i = 0; i < count; i++) {
+    int64_t ia = 0, ib = 0;
+    for (int k = 0; k < rank; k++) {
+      ia += (int64_t)idx[k] * as[k];
+      ib += (int64_t)idx[k] * bs[k];
+    }
+    yi[i] = int_op(op, const_int(a, ia), const_int(b, ib));
+    for (int k = rank - 1; k >= 0 && ++idx[k] == dims[k]; k--)
+      idx[k] = 0;
+  }
+}
+
+static int binary_fold(Diag *d, Graph *g, Node *n)
+{
+  (void)d, (void)g;
+  const BinaryDef *def = find_def(n->op_type);
+  Tensor *y = n->outputs[0];
+  const_alloc(y);
+  if (n->ninputs == 1) {
+    fold_strided_copy(y, n->inputs[0], 0, 0, NULL, NULL, NULL);
+    return 0;
+  }
+  fold_pair(y, n->inputs[0], n->inputs[1], def->binop);
+  for (int i = 2; i < n->ninputs; i++)
+    fold_pair(y, y, n->inputs[i], def->binop);
+  if (!strcmp(def->op, "Mean") && y->dtype == DT_FLOAT)
+    nn_act_forward(y->data, y->data, (int)tensor_count(y), NN_ACT_SCALE_SHIFT,
+                   1.0f / (float)n->ninputs, 0.0f);
+  return 0;
+}
+
+static const char *binop_name(nn_binop op)
+{
+  static const char *names[] = {"NN_ADD", "NN_SUB", "NN_MUL", "NN_DIV",
+                                "NN_MIN", "NN_MAX", "NN_POW", "NN_PRELU"};
+  return names[op];
+}
+
+static void emit_pair(Emitter *e, const Node *n, const char *y_ref, const Tensor *a,
+                      const char *a_ref, const Tensor *b, nn_binop op)
+{
+  const Tensor *y = n->outputs[0];
+  int dims[MAX_RANK], as[MAX_RANK], bs[MAX_RANK];
+  int rank = binary_layout(a, b, y, dims, as, bs);
+  emit_open_block(e, n);
+  emit_int_array(e, "dims", dims, rank);
+  emit_int_array(e, "a_strides", as, rank);
+  emit_int_array(e, "b_strides", bs, rank);
+  emitf(e, "    nn_binary_forward(%s, %s, %s, %s, %d, dims, a_strides, b_strides);\n", y_ref,
+        a_ref, emit_ref(b), binop_name(op), rank);
+  emit_close_block(e);
+}
+
+static void binary_emit(Emitter *e, const Node *n)
+{
+  const BinaryDef *def = find_def(n->op_type);
+  const Tensor *y = n->outputs[0];
+  char y_ref[256];
+  snprintf(y_ref, sizeof y_ref, "%s", emit_ref(y));
+  if (n->ninputs == 1) {
+    emitf(e, "  nn_copy(%s, %s, %lld);\n", y_ref, emit_ref(n->inputs[0]),
+          (long long)tensor_count(y));
+    return;
+  }
+  emit_pair(e, n, y_ref, n->inputs[0], emit_ref(n->inputs[0]), n->inputs[1], def->binop);
+  for (int i = 2; i < n->ninputs; i++)
+    emit_pair(e, n, y_ref, y, y_ref, n->inputs[i], def->binop);
+  if (!strcmp(def->op, "Mean")) {
+    char a[32];
+    emitf(e, "  nn_act_forward(%s, %s, %lld, NN_ACT_SCALE_SHIFT, %s, 0.0f);\n", y_ref, y_ref,
+          (long long)tensor_count(y), emit_float_literal(1.0f / (float)n->ninputs, a));
+  }
+}
+
+#define BINARY_OP(NAME, FLAGS)                                                 \
+  const OpDef op_##NAME = {.name = #NAME, .check = binary_check, .fold = binary_fold, .emit = binary_emit, .flags = FLAGS};
+BINARY_OP(Add, OP_IN_PLACE)
+BINARY_OP(Sub, OP_IN_PLACE)
+BINARY_OP(Mul, OP_IN_PLACE)
+BINARY_OP(Div, OP_IN_PLACE)
+BINARY_OP(Pow, OP_IN_PLACE)
+BINARY_OP(PRelu, OP_IN_PLACE)
+BINARY_OP(Sum, OP_IN_PLACE)
+BINARY_OP(Mean, OP_IN_PLACE)
+BINARY_OP(Min, OP_IN_PLACE)
+BINARY_OP(Max, OP_IN_PLACE)

@@ -1,0 +1,287 @@
+/*
+ * plan.c - the static memory plan.
+ *
+ * Two layers. The planner proper (plan_*) knows nothing of graphs: buffers
+ * with a size and a lifetime [first, last] in schedule steps get offsets in
+ * one arena, greedily, largest first, each at the lowest offset that does
+ * not overlap a placed buffer whose lifetime intersects its own (the
+ * TFLite Micro greedy planner). plan_lower_bound() is the largest total of
+ * simultaneously live buffers, which no placement can beat.
+ *
+ * plan_graph() maps the IR onto it: graph inputs and outputs live in the
+ * caller's buffers, constants in the weights, views (Reshape, Flatten,
+ * Squeeze...) alias their input, elementwise ops reuse an input that dies
+ * at that step, and every remaining activation gets an arena buffer.
+ * It does not reorder nodes.
+ */
+#include "compiler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void plan_init(Plan *p, int64_t alignment)
+{
+  memset(p, 0, sizeof *p);
+  p->alignment = alignment;
+}
+
+void plan_free(Plan *p)
+{
+  free(p->buffers);
+  p->buffers = NULL;
+  p->count = p->cap = 0;
+}
+
+int plan_add(Plan *p, int64_t size, int first, int last)
+{
+  if (p->count == p->cap) {
+    p->cap = p->cap ? p->cap * 2 : 32;
+    p->buffers = xrealloc(p->buffers, (size_t)p->cap * sizeof(PlanBuffer));
+  }
+  PlanBuffer *b = &p->buffers[p->count];
+  b->size = (size + p->alignment - 1) / p->alignment * p->alignment;
+  b->first = first;
+  b->last = last;
+  b->offset = -1;
+  return p->count++;
+}
+
+static int lifetimes_overlap(const PlanBuffer *a, const PlanBuffer *b)
+{
+  return a->first <= b->last && b->first <= a->last;
+}
+
+static const Plan *sort_plan; // qsort has no context argument in C99
+
+static int by_size_desc(const void *x, const void *y)
+{
+  const PlanBuffer *a = &sort_plan->buffers[*(const int *)x];
+  const PlanBuffer *b = &sort_plan->buffers[*(const int *)y];
+  if (a->size != b->size)
+    return a->size > b->size ? -1 : 1;
+  if (a->first != b->first)
+    return a->first < b->first ? -1 : 1;
+  return *(const int *)x - *(const int *)y;
+}
+
+void plan_solve(Plan *p)
+{
+  int *order = xcalloc((size_t)p->count + 1, sizeof(int));
+  for (int i = 0; i < p->count; i++)
+    order[i] = i;
+  sort_plan = p;
+  qsort(order, (size_t)p->count, sizeof(int), by_size_desc);
+  int *placed = xcalloc((size_t)p->count + 1, sizeof(int));
+  int nplaced = 0;
+  for (int i = 0; i < p->count; i++) {
+    PlanBuffer *b = &p->buffers[order[i]];
+    // Try offset 0, then the end of every conflicting buffer, lowest first.
+    int64_t best = -1;
+    for (int c = -1; c < nplaced; c++) {
+      int64_t candidate = 0;
+      if (c >= 0) {
+        const PlanBuffer *o = &p->buffers[placed[c]];
+        if (!lifetimes_overlap(o, b))
+          continue;
+        candidate = o->offset + o->size;
+      }
+      if (best >= 0 && candidate >= best)
+        continue;
+      int fits = 1;
+      for (int k = 0; k < nplaced && fits; k++) {
+        const PlanBuffer *o = &p->buffers[placed[k]];
+        fits = !lifetimes_overlap(o, b) || candidate + b->size <= o->offset ||
+               o->offset + o->size <= candidate;
+      }
+      if (fits)
+        best = candidate;
+    }
+    b->offset = best;
+    placed[nplaced++] = order[i];
+  }
+  free(placed);
+  free(order);
+}
+
+int64_t plan_peak(const Plan *p)
+{
+  int64_t peak = 0;
+  for (int i = 0; i < p->count; i++)
+    if (p->buffers[i].offset + p->buffers[i].size > peak)
+      peak = p->buffers[i].offset + p->buffers[i].size;
+  return peak;
+}
+
+int64_t plan_lower_bound(const Plan *p)
+{
+  int64_t best = 0;
+  // The live total only changes where a buffer starts: check those steps.
+  for (int i = 0; i < p->count; i++) {
+    int step = p->buffers[i].first;
+    int64_t live = 0;
+    for (int k = 0; k < p->count; k++)
+      if (p->buffers[k].first <= step && step <= p->buffers[k].last)
+        live += p->buffers[k].size;
+    if (live > best)
+      best = live;
+  }
+  return best;
+}
+
+//
+// The graph side.
+//
+
+static Tensor *root_of(Tensor *t)
+{
+  while (t->alias)
+    t = t->alias;
+  return t;
+}
+
+static int in_arena(const Tensor *t)
+{
+  return t->kind == T_ACTIVATION && t->output_index < 0;
+}
+
+// Reuse the buffer of an input that dies at this step, for elementwise ops.
+static void try_in_place(Node *n, int step)
+{
+  Tensor *out = n->outputs[0];
+  if (!in_arena(out) || n->ninputs > 2)
+    return;
+  for (int i = 0; i < n->ninputs; i++) {
+    Tensor *in = n->inputs[i];
+    if (!in || !shape_equal(in, out) || in->dtype != out->dtype)
+      continue;
+    Tensor *root = root_of(in);
+    if (!in_arena(root) || root->last_use != step)
+      continue;
+    out->alias = in;
+    if (out->last_use > root->last_use)
+      root->last_use = out->last_use;
+    return;
+  }
+}
+
+static void assign_cname(Graph *g, Tensor *t, const char *prefix, int *serial)
+{
+  char *id = c_identifier(t->name);
+  size_t len = strlen(prefix) + strlen(id) + 16;
+  t->cname = xmalloc(len);
+  snprintf(t->cname, len, "%s%s", prefix, id);
+  // Names that sanitize alike get a numeric suffix.
+  for (int i = 0; i < g->ntensors; i++) {
+    Tensor *o = g->tensors[i];
+    if (o != t && o->cname && !strcmp(o->cname, t->cname)) {
+      snprintf(t->cname, len, "%s%s_%d", prefix, id, ++*serial);
+      i = -1;
+    }
+  }
+  free(id);
+}
+
+int plan_graph(Diag *d, Graph *g, MemoryPlan *mp)
+{
+  (void)d;
+  graph_count_uses(g);
+  int steps = 0;
+  for (int i = 0; i < g->ntensors; i++) {
+    Tensor *t = g->tensors[i];
+    t->alias = NULL;
+    t->storage = S_NONE;
+    t->first_use = t->last_use = -1;
+    free(t->cname);
+    t->cname = NULL;
+  }
+  // Pass 1: each tensor's own lifetime over the schedule of live nodes.
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->dead)
+      continue;
+    for (int k = 0; k < n->ninputs; k++)
+      if (n->inputs[k])
+        n->inputs[k]->last_use = steps;
+    for (int k = 0; k < n->noutputs; k++)
+      if (n->outputs[k]) {
+        n->outputs[k]->first_use = steps;
+        if (n->outputs[k]->last_use < steps)
+          n->outputs[k]->last_use = steps;
+      }
+    steps++;
+  }
+  // Pass 2: views and in-place reuse, in schedule order.
+  for (int i = 0, step = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->dead)
+      continue;
+    Tensor *out = n->outputs[0];
+    if (out && (n->op->flags & OP_VIEW) && in_arena(out) && n->inputs[0]) {
+      out->alias = n->inputs[0];
+      Tensor *root = root_of(out);
+      if (out->last_use > root->last_use)
+        root->last_use = out->last_use;
+    } else if (out && (n->op->flags & OP_IN_PLACE)) {
+      try_in_place(n, step);
+    }
+    step++;
+  }
+  // Pass 3: storage for every root; arena buffers for activations.
+  Plan plan;
+  plan_init(&plan, 16);
+  int serial = 0;
+  int64_t weight_bytes = 0;
+  int *buffer_of = xcalloc((size_t)g->ntensors + 1, sizeof(int));
+  for (int i = 0; i < g->ntensors; i++) {
+    Tensor *t = g->tensors[i];
+    buffer_of[i] = -1;
+    if (t->alias)
+      continue;
+    char buf[64];
+    if (t->kind == T_INPUT) {
+      t->storage = S_INPUT;
+      snprintf(buf, sizeof buf, "inputs[%d]", t->input_index);
+      t->cname = xstrdup(buf);
+    } else if (t->kind == T_ACTIVATION && t->output_index >= 0) {
+      t->storage = S_OUTPUT;
+      snprintf(buf, sizeof buf, "outputs[%d]", t->output_index);
+      t->cname = xstrdup(buf);
+    } else if (t->kind == T_CONST) {
+      if ((t->nuses > 0 || t->output_index >= 0) && t->dtype == DT_FLOAT) {
+        t->storage = S_CONST;
+        assign_cname(g, t, "w_", &serial);
+        weight_bytes += tensor_count(t) * 4;
+      }
+    } else if (t->first_use >= 0) {
+      t->storage = S_ARENA;
+      assign_cname(g, t, "t_", &serial);
+      buffer_of[i] = plan_add(&plan, tensor_count(t) * 4, t->first_use, t->last_use);
+    }
+  }
+  plan_solve(&plan);
+  for (int i = 0; i < g->ntensors; i++)
+    if (buffer_of[i] >= 0)
+      g->tensors[i]->offset = plan.buffers[buffer_of[i]].offset;
+  mp->arena_bytes = plan_peak(&plan);
+  mp->lower_bound = plan_lower_bound(&plan);
+  mp->weight_bytes = weight_bytes;
+  free(buffer_of);
+  plan_free(&plan);
+  // Aliases resolve to their root's storage.
+  for (int i = 0; i < g->ntensors; i++) {
+    Tensor *t = g->tensors[i];
+    if (t->alias)
+      t->storage = root_of(t)->storage;
+  }
+  return 0;
+}
+
+const char *emit_ref(const Tensor *t)
+{
+  if (!t)
+    return "NULL";
+  const Tensor *r = t;
+  while (r->alias)
+    r = r->alias;
+  return r->cname ? r->cname : "NULL";
+}

@@ -1,0 +1,19 @@
+/*
+ * onnx_read.h - reading ONNX files into the compiler's own IR.
+ *
+ * The only interface between protobuf-c and the rest of onnxcc: callers get
+ * a Graph or a Tensor and never see a protobuf type.
+ */
+#ifndef ONNX_READ_H
+#define ONNX_READ_H
+
+#include "compiler.h"
+
+// Reads a ModelProto from path. NULL on error (reported through d).
+Graph *onnx_read_model(Diag *d, const char *path);
+
+// Reads one serialized TensorProto (test-data input_K.pb / output_K.pb) into
+// a fresh constant tensor. NULL on error.
+Tensor *onnx_read_tensor_file(Diag *d, const char *path);
+
+#endif /* ONNX_READ_H */

@@ -1,0 +1,70 @@
+/*
+ * copy.c - the data-movement kernels: dense copy, fill, and the N-D strided
+ * copy behind Transpose, Slice, Concat, Split, Pad and Expand.
+ *
+ * Key idea: one strided copy walks the index space with a counter array
+ * (idx[0..rank)), the last dimension innermost. The innermost dimension is a
+ * plain loop, so when both of its strides are 1 it is a contiguous copy.
+ *
+ * Deliberately not here: any knowledge of the ONNX ops that use it (the
+ * compiler turns their attributes into dims and strides), and overlap
+ * handling (y and x never overlap).
+ */
+#include "nn.h"
+
+void nn_copy(float *restrict y, const float *restrict x, int count)
+{
+  for (int i = 0; i < count; i++)
+    y[i] = x[i];
+}
+
+void nn_fill(float *y, float value, int count)
+{
+  for (int i = 0; i < count; i++)
+    y[i] = value;
+}
+
+void nn_copy_strided(float *restrict y, const float *restrict x, int rank,
+                     const int *dims, const int *y_strides, const int *x_strides)
+{
+  for (int d = 0; d < rank; d++)
+    if (dims[d] == 0)
+      return;
+  if (rank == 0) {
+    y[0] = x[0];
+    return;
+  }
+
+  // Walk every index of dims[0 .. rank-1); the last dim is the inner loop.
+  int last = rank - 1;
+  int n = dims[last], ys = y_strides[last], xs = x_strides[last];
+  int idx[NN_MAX_RANK] = {0};
+  ptrdiff_t yo = 0, xo = 0;
+  for (;;) {
+    float *yr = y + yo;
+    const float *xr = x + xo;
+    if (ys == 1 && xs == 1) {
+      for (int i = 0; i < n; i++)
+        yr[i] = xr[i];
+    } else {
+      for (int i = 0; i < n; i++)
+        yr[(ptrdiff_t)i * ys] = xr[(ptrdiff_t)i * xs];
+    }
+
+    // Advance the counter like an odometer, undoing a dimension's offset
+    // when it wraps around.
+    int d = last - 1;
+    for (; d >= 0; d--) {
+      idx[d]++;
+      yo += y_strides[d];
+      xo += x_strides[d];
+      if (idx[d] < dims[d])
+        break;
+      yo -= (ptrdiff_t)dims[d] * y_strides[d];
+      xo -= (ptrdiff_t)dims[d] * x_strides[d];
+      idx[d] = 0;
+    }
+    if (d < 0)
+      return;
+  }
+}

@@ -1,0 +1,173 @@
+/*
+ * gemm.c - matrix products: ONNX Gemm (with transposes, alpha, beta, a
+ * broadcast C and a fused activation) and batched MatMul.
+ *
+ * Key idea: both reduce to gemm_accumulate(), y += alpha * A * B, where A
+ * and B are addressed through (row, column) strides, so a transpose is just
+ * a swap of strides. For blocks of MR rows the work is split in the usual
+ * BLAS way: a KC x NR panel of B and an MR x KC block of A are copied
+ * ("packed") into small fixed-size stack buffers, contiguous and zero
+ * padded, and a micro-kernel keeps an MR x NR block of y in local
+ * accumulators while it runs over the KC products. Packing makes every
+ * transpose case read contiguous memory in the hot loop, and its fixed trip
+ * counts let the compiler vectorise it. Rows left over (m % MR, which is
+ * every row when m < MR, as in a batch-1 fully connected layer) are done one
+ * at a time, without packing.
+ *
+ * Deliberately not here: threads, hand-written SIMD intrinsics, and heap
+ * buffers (the stack holds at most (KC*NR + KC*MR) floats = 20 KB).
+ */
+#include "nn.h"
+
+enum {
+  MR = 4,   // rows of y per micro-kernel call (micro_kernel spells out 4)
+  NR = 16,  // columns of y per micro-kernel call
+  KC = 256  // products summed per packed panel
+};
+
+// bp(kc, NR) = B(k0.., j0..) for the nr < NR real columns, zero elsewhere.
+// B(p, j) = b[p*b_rs + j*b_cs].
+static void pack_b(float *bp, const float *b, int b_rs, int b_cs, int kc, int nr)
+{
+  for (int p = 0; p < kc; p++) {
+    const float *br = b + (ptrdiff_t)p * b_rs;
+    for (int c = 0; c < NR; c++)
+      bp[p * NR + c] = c < nr ? br[(ptrdiff_t)c * b_cs] : 0.0f;
+  }
+}
+
+// ap(kc, MR) = alpha * A(i0.., k0..), transposed so that one step of the
+// micro-kernel reads MR consecutive values. A(i, p) = a[i*a_rs + p*a_cs].
+static void pack_a(float *ap, const float *a, int a_rs, int a_cs, int kc,
+                   float alpha)
+{
+  for (int p = 0; p < kc; p++)
+    for (int r = 0; r < MR; r++)
+      ap[p * MR + r] = alpha * a[(ptrdiff_t)r * a_rs + (ptrdiff_t)p * a_cs];
+}
+
+// y(MR, nr) += ap(kc, MR)^T * bp(kc, NR), y rows ldy apart. The MR rows are
+// written out by hand inside the column loop: each loaded value of B then
+// feeds MR multiply-adds, and the accumulators stay in vector registers.
+static void micro_kernel(float *y, int ldy, const float *ap, const float *bp,
+                         int kc, int nr)
+{
+  float acc[MR][NR] = {{0.0f}};
+  for (int p = 0; p < kc; p++) {
+    const float *br = bp + p * NR;
+    float a0 = ap[p * MR], a1 = ap[p * MR + 1];
+    float a2 = ap[p * MR + 2], a3 = ap[p * MR + 3];
+    for (int c = 0; c < NR; c++) {
+      acc[0][c] += a0 * br[c];
+      acc[1][c] += a1 * br[c];
+      acc[2][c] += a2 * br[c];
+      acc[3][c] += a3 * br[c];
+    }
+  }
+  for (int r = 0; r < MR; r++)
+    for (int c = 0; c < nr; c++)
+      y[(ptrdiff_t)r * ldy + c] += acc[r][c];
+}
+
+// sum_p x[p*xs] * w[p*ws], p < k. Eight partial sums when both are
+// contiguous, so the loop vectorises without reassociating one sum.
+static float dot(const float *x, int xs, const float *w, int ws, int k)
+{
+  float acc[8] = {0.0f};
+  int p = 0;
+  if (xs == 1 && ws == 1)
+    for (; p + 8 <= k; p += 8)
+      for (int l = 0; l < 8; l++)
+        acc[l] += x[p + l] * w[p + l];
+  float s = 0.0f;
+  for (; p < k; p++)
+    s += x[(ptrdiff_t)p * xs] * w[(ptrdiff_t)p * ws];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+         ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s;
+}
+
+// One row: y(n) += alpha * a_row(k) * B(k, n), a_row[p] = a[p*a_cs].
+static void gemm_row(float *restrict y, const float *a, int a_cs, const float *b,
+                     int b_rs, int b_cs, int n, int k, float alpha)
+{
+  if (b_cs == 1) {
+    // B rows are contiguous: accumulate scaled rows of B into y.
+    for (int p = 0; p < k; p++) {
+      float s = alpha * a[(ptrdiff_t)p * a_cs];
+      const float *br = b + (ptrdiff_t)p * b_rs;
+      for (int j = 0; j < n; j++)
+        y[j] += s * br[j];
+    }
+  } else {
+    // B columns are contiguous (trans_b): one dot product per column.
+    for (int j = 0; j < n; j++)
+      y[j] += alpha * dot(a, a_cs, b + (ptrdiff_t)j * b_cs, b_rs, k);
+  }
+}
+
+// y(m, n) += alpha * A(m, k) * B(k, n), y dense,
+// A(i, p) = a[i*a_rs + p*a_cs], B(p, j) = b[p*b_rs + j*b_cs].
+static void gemm_accumulate(float *restrict y, const float *a, int a_rs, int a_cs,
+                            const float *b, int b_rs, int b_cs, int m, int n,
+                            int k, float alpha)
+{
+  float bp[KC * NR];
+  float ap[KC * MR];
+  int m_blocked = m - m % MR;
+
+  if (m_blocked > 0) {
+    for (int k0 = 0; k0 < k; k0 += KC) {
+      int kc = k - k0 < KC ? k - k0 : KC;
+      for (int j0 = 0; j0 < n; j0 += NR) {
+        int nr = n - j0 < NR ? n - j0 : NR;
+        pack_b(bp, b + (ptrdiff_t)k0 * b_rs + (ptrdiff_t)j0 * b_cs, b_rs, b_cs,
+               kc, nr);
+        for (int i0 = 0; i0 < m_blocked; i0 += MR) {
+          pack_a(ap, a + (ptrdiff_t)i0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs,
+                 kc, alpha);
+          micro_kernel(y + (ptrdiff_t)i0 * n + j0, n, ap, bp, kc, nr);
+        }
+      }
+    }
+  }
+  for (int i = m_blocked; i < m; i++)
+    gemm_row(y + (ptrdiff_t)i * n, a + (ptrdiff_t)i * a_rs, a_cs, b, b_rs, b_cs,
+             n, k, alpha);
+}
+
+void nn_gemm_forward(float *restrict y, const float *a, const float *b,
+                     const float *c, const nn_gemm_params *p)
+{
+  int m = p->m, n = p->n, k = p->k;
+  if (m == 0 || n == 0)
+    return;
+
+  // beta == 0 means no C at all, so a NaN or inf in C cannot leak through.
+  if (c != NULL && p->beta != 0.0f) {
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < n; j++)
+        y[(ptrdiff_t)i * n + j] =
+            p->beta * c[(ptrdiff_t)i * p->c_row_stride + (ptrdiff_t)j * p->c_col_stride];
+  } else {
+    nn_fill(y, 0.0f, m * n);
+  }
+
+  // op(A)(i, p) and op(B)(p, j) through strides: a transpose swaps them.
+  int a_rs = p->trans_a ? 1 : k, a_cs = p->trans_a ? m : 1;
+  int b_rs = p->trans_b ? 1 : n, b_cs = p->trans_b ? k : 1;
+  gemm_accumulate(y, a, a_rs, a_cs, b, b_rs, b_cs, m, n, k, p->alpha);
+
+  nn_act_forward(y, y, m * n, p->act, p->act_alpha, p->act_beta);
+}
+
+void nn_matmul_forward(float *restrict y, const float *a, const float *b,
+                       int batch, const int *a_offsets, const int *b_offsets,
+                       int m, int n, int k)
+{
+  for (int i = 0; i < batch; i++) {
+    float *yi = y + (ptrdiff_t)i * m * n;
+    nn_fill(yi, 0.0f, m * n);
+    gemm_accumulate(yi, a + a_offsets[i], k, 1, b + b_offsets[i], n, 1, m, n, k,
+                    1.0f);
+  }
+}

@@ -1,0 +1,256 @@
+/*
+ * nn.h - the onnxcc runtime: the kernels that generated model code calls.
+ *
+ * This is the only public runtime header; generated code includes it and
+ * nothing else from the runtime. Every kernel is pure math over float32
+ * buffers: it validates nothing (the compiler proved the shapes), allocates
+ * nothing, prints nothing and never exits. Only libm is used.
+ *
+ * Conventions, shared by every kernel:
+ *  - arguments are ordered outputs, inputs, then dimensions/parameters;
+ *  - tensors are dense, row-major (C order); shape comments use the ONNX
+ *    letters: n batch, c channels, h/w spatial, m/k/n matrix sizes;
+ *  - strides are in elements; a stride of 0 broadcasts that dimension;
+ *  - an output may alias an input only where a kernel says "in place ok";
+ *  - backward kernels (added with training) accumulate into d<name> (+=).
+ *
+ * Parameter structs (nn_conv_params, ...) are emitted by the compiler as
+ * static const data, so that calls in generated code stay short and readable.
+ */
+#ifndef NN_H
+#define NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NN_MAX_RANK 8
+
+/* ---------------------------------------------------------------- basics */
+
+/* y[i] = x[i], i < count.  y and x must not overlap. */
+void nn_copy(float *y, const float *x, int count);
+
+/* y[i] = value, i < count. */
+void nn_fill(float *y, float value, int count);
+
+/*
+ * Strided copy over an index space of `rank` dims:
+ *   y[sum idx[d]*y_strides[d]] = x[sum idx[d]*x_strides[d]]
+ * Transpose, Slice (steps, negative steps through negative strides with x
+ * pointing at the first element read), Concat and Split (sub-blocks of y or
+ * x), Pad (interior of y) and Expand (0 strides in x) are all this one copy.
+ * dims, y_strides, x_strides: (rank)
+ */
+void nn_copy_strided(float *y, const float *x, int rank, const int *dims,
+                     const int *y_strides, const int *x_strides);
+
+/* ----------------------------------------------------------- activations */
+
+/*
+ * Elementwise unary functions. alpha and beta are the ONNX attributes of
+ * the op named in the comment (unused ones are ignored).
+ */
+typedef enum {
+  NN_ACT_NONE = 0,       /* y = x                                          */
+  NN_ACT_RELU,           /* y = max(x, 0)                                  */
+  NN_ACT_LEAKY_RELU,     /* y = x >= 0 ? x : alpha*x                       */
+  NN_ACT_ELU,            /* y = x >= 0 ? x : alpha*(exp(x)-1)              */
+  NN_ACT_SELU,           /* y = beta*(x > 0 ? x : alpha*(exp(x)-1)), beta=gamma */
+  NN_ACT_CELU,           /* y = max(0,x) + min(0, alpha*(exp(x/alpha)-1))  */
+  NN_ACT_SIGMOID,        /* y = 1/(1+exp(-x))                              */
+  NN_ACT_HARD_SIGMOID,   /* y = max(0, min(1, alpha*x + beta))             */
+  NN_ACT_TANH,           /* y = tanh(x)                                    */
+  NN_ACT_SOFTPLUS,       /* y = log(1+exp(x))                              */
+  NN_ACT_SOFTSIGN,       /* y = x/(1+|x|)                                  */
+  NN_ACT_HARD_SWISH,     /* y = x*max(0, min(1, x/6 + 1/2))                */
+  NN_ACT_THRESHOLDED_RELU, /* y = x > alpha ? x : 0                        */
+  NN_ACT_CLIP,           /* y = min(max(x, alpha), beta)                   */
+  NN_ACT_ABS,            /* y = |x|                                        */
+  NN_ACT_NEG,            /* y = -x                                         */
+  NN_ACT_EXP,            /* y = exp(x)                                     */
+  NN_ACT_LOG,            /* y = log(x)                                     */
+  NN_ACT_SQRT,           /* y = sqrt(x)                                    */
+  NN_ACT_ERF,            /* y = erf(x)                                     */
+  NN_ACT_RECIPROCAL,     /* y = 1/x                                        */
+  NN_ACT_FLOOR,          /* y = floor(x)                                   */
+  NN_ACT_CEIL,           /* y = ceil(x)                                    */
+  NN_ACT_SIN,            /* y = sin(x)                                     */
+  NN_ACT_COS,            /* y = cos(x)                                     */
+  NN_ACT_SIGN,           /* y = x > 0 ? 1 : x < 0 ? -1 : 0                 */
+  NN_ACT_ROUND,          /* y = round half to even                         */
+  NN_ACT_SCALE_SHIFT     /* y = alpha*x + beta                             */
+} nn_act;
+
+/* y[i] = act(x[i]), i < count.  In place ok (y == x). */
+void nn_act_forward(float *y, const float *x, int count, nn_act act,
+                    float alpha, float beta);
+
+/* --------------------------------------------------- broadcasting binary */
+
+typedef enum {
+  NN_ADD = 0, /* y = a + b                 */
+  NN_SUB,     /* y = a - b                 */
+  NN_MUL,     /* y = a * b                 */
+  NN_DIV,     /* y = a / b                 */
+  NN_MIN,     /* y = fmin-like, NaN-propagating min(a, b) */
+  NN_MAX,     /* y = max(a, b), NaN-propagating          */
+  NN_POW,     /* y = pow(a, b)             */
+  NN_PRELU    /* y = a < 0 ? a * b : a     (b is the slope) */
+} nn_binop;
+
+/*
+ * y[idx] = a[idx . a_strides] op b[idx . b_strides] over the index space
+ * `dims`; y is dense. Broadcasting is a 0 stride. The compiler merges
+ * dimensions first, so the common cases reach here with rank 1 or 2.
+ * dims, a_strides, b_strides: (rank).  In place ok when y == a or y == b
+ * and that operand is not broadcast.
+ */
+void nn_binary_forward(float *y, const float *a, const float *b, nn_binop op,
+                       int rank, const int *dims, const int *a_strides,
+                       const int *b_strides);
+
+/* -------------------------------------------------------- matrix products */
+
+/*
+ * ONNX Gemm with a fused activation:
+ *   y = act(alpha * op(A) * op(B) + beta * C)
+ * op(A): (m, k), stored as (m, k) or, when trans_a, as (k, m).
+ * op(B): (k, n), stored as (k, n) or, when trans_b, as (n, k).
+ * C: broadcast to (m, n) through c_row_stride/c_col_stride (0 broadcasts);
+ * c may be NULL (no bias).  y: (m, n).  y must not alias a, b or c.
+ */
+typedef struct {
+  int m, n, k;
+  int trans_a, trans_b;
+  float alpha, beta;
+  int c_row_stride, c_col_stride;
+  nn_act act;
+  float act_alpha, act_beta;
+} nn_gemm_params;
+
+void nn_gemm_forward(float *y, const float *a, const float *b, const float *c,
+                     const nn_gemm_params *p);
+
+/*
+ * Batched MatMul: for i < batch,
+ *   y[i*m*n ..](m, n) = a[a_offsets[i] ..](m, k) * b[b_offsets[i] ..](k, n)
+ * The offsets (in elements) express numpy-style batch broadcasting.
+ * a_offsets, b_offsets: (batch).  y must not alias a or b.
+ */
+void nn_matmul_forward(float *y, const float *a, const float *b, int batch,
+                       const int *a_offsets, const int *b_offsets,
+                       int m, int n, int k);
+
+/* ----------------------------------------------------------- convolution */
+
+/*
+ * ONNX Conv (1-D as h = 1) with optional bias and fused activation.
+ * x: (n, c, h, w)  w: (m, c/group, kh, kw)  b: (m) or NULL
+ * y: (n, m, oh, ow) with
+ *   y[n,o,i,j] = act(b[o] + sum_{ci,u,v} x[n, g*c/group+ci,
+ *                 i*stride_h + u*dil_h - pad_t, j*stride_w + v*dil_w - pad_l]
+ *                 * w[o, ci, u, v]),   g = o / (m/group)
+ * Positions outside x read as 0.  y must not alias x.
+ */
+typedef struct {
+  int n, c, h, w;
+  int m, kh, kw;
+  int oh, ow;
+  int group;
+  int stride_h, stride_w;
+  int dil_h, dil_w;
+  int pad_t, pad_l;
+  nn_act act;
+  float act_alpha, act_beta;
+} nn_conv_params;
+
+void nn_conv_forward(float *y, const float *x, const float *w, const float *b,
+                     const nn_conv_params *p);
+
+/* --------------------------------------------------------------- pooling */
+
+/*
+ * MaxPool / AveragePool over (n, c, h, w) (1-D as h = 1).
+ * Window (i, j) covers rows i*stride_h - pad_t + u*dil_h, u < kh (likewise
+ * columns). Positions outside x are skipped by max. For average, the
+ * divisor counts in-bounds positions, plus, when count_include_pad, the
+ * positions inside the explicit padding [-pad_t, h + pad_b) x [-pad_l,
+ * w + pad_r) (never the extra cells that ceil_mode adds).
+ * x: (n, c, h, w)  y: (n, c, oh, ow)
+ */
+typedef struct {
+  int n, c, h, w;
+  int oh, ow;
+  int kh, kw;
+  int stride_h, stride_w;
+  int dil_h, dil_w;
+  int pad_t, pad_l, pad_b, pad_r;
+  int count_include_pad;
+} nn_pool_params;
+
+void nn_maxpool_forward(float *y, const float *x, const nn_pool_params *p);
+void nn_avgpool_forward(float *y, const float *x, const nn_pool_params *p);
+
+/* y[i] = mean (or max) over x[i*size .. (i+1)*size).  x: (count, size)  y: (count) */
+void nn_global_avgpool_forward(float *y, const float *x, int count, int size);
+void nn_global_maxpool_forward(float *y, const float *x, int count, int size);
+
+/*
+ * Per-channel affine map, the inference form of BatchNormalization once
+ * the compiler has folded mean, variance, scale and bias:
+ *   y[n, c, i] = x[n, c, i] * scale[c] + shift[c]
+ * x, y: (n, c, size)  scale, shift: (c).  In place ok.
+ */
+void nn_channel_affine_forward(float *y, const float *x, const float *scale,
+                               const float *shift, int n, int c, int size);
+
+/* ------------------------------------------------------------- normalise */
+
+/*
+ * Softmax / LogSoftmax along the middle axis of x viewed as
+ * (outer, len, inner). Numerically stable (subtracts the max).
+ * x, y: (outer, len, inner).  In place ok.
+ */
+void nn_softmax_forward(float *y, const float *x, int outer, int len, int inner);
+void nn_log_softmax_forward(float *y, const float *x, int outer, int len,
+                            int inner);
+
+/* ------------------------------------------------------------- reduction */
+
+typedef enum {
+  NN_REDUCE_SUM = 0,
+  NN_REDUCE_MEAN,
+  NN_REDUCE_MAX,
+  NN_REDUCE_MIN,
+  NN_REDUCE_PROD,
+  NN_REDUCE_SUM_SQUARE,
+  NN_REDUCE_L1,
+  NN_REDUCE_L2,
+  NN_REDUCE_LOG_SUM,
+  NN_REDUCE_LOG_SUM_EXP
+} nn_reduce_op;
+
+/*
+ * For every index o of the kept space (keep_dims), y[o] (dense) is the
+ * reduction of x[o . keep_strides + r . red_strides] over r in red_dims.
+ * An empty reduced space gives the reduction's identity (0 for sums,
+ * -inf for max, +inf for min, 1 for product).
+ * keep_dims, keep_strides: (keep_rank)  red_dims, red_strides: (red_rank)
+ */
+void nn_reduce_forward(float *y, const float *x, nn_reduce_op op,
+                       int keep_rank, const int *keep_dims,
+                       const int *keep_strides, int red_rank,
+                       const int *red_dims, const int *red_strides);
+
+/* ---------------------------------------------------------------- gather */
+
+/*
+ * Gather along an axis with indices known at compile time (already made
+ * non-negative): x viewed as (outer, axis_len, inner), y as
+ * (outer, count, inner):  y[o, i, j] = x[o, indices[i], j].
+ * indices: (count).
+ */
+void nn_gather_forward(float *y, const float *x, const int32_t *indices,
+                       int outer, int axis_len, int count, int inner);
+
+#endif /* NN_H */
