@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIN_OPSET 7
+#define MIN_OPSET 1
 #define MAX_OPSET 17
 
 static int bind_input(Diag *d, Graph *g, const char *name, const char *file)
@@ -109,6 +109,7 @@ static int run_passes(Diag *d, Compiled *c, const char *path, const CompileOptio
                MIN_OPSET, MAX_OPSET);
     return -1;
   }
+  g->eval_mode = opt->eval_mode;
   for (int i = 0; i < opt->nbinds; i++)
     if (bind_input(d, g, opt->bind_names[i], opt->bind_files[i]) != 0)
       return -1;

@@ -62,6 +62,7 @@ struct Tensor {
   int64_t offset;   // bytes into the arena, for S_ARENA roots
   int first_use, last_use; // schedule positions
   char *cname;      // identifier in generated code
+  int referenced;   // emitted code reads it (set by emit_ref)
 };
 
 typedef enum {
@@ -104,6 +105,7 @@ typedef struct {
   char *producer;
   int64_t ir_version;
   int opset;       // of the default (ai.onnx) domain
+  int eval_mode;   // compile training-mode Dropout/BatchNormalization as inference
   Tensor **tensors;
   int ntensors, tensors_cap;
   Node **nodes;
@@ -325,6 +327,7 @@ int plan_graph(Diag *d, Graph *g, MemoryPlan *mp);
 typedef struct {
   const char *name;        // C identifier prefix; NULL: derived from path
   int batch;               // value for a symbolic batch dimension (default 1)
+  int eval_mode;           // --eval: training-mode nodes get inference semantics
   int ndims;               // --dim NAME=VALUE bindings
   const char *dim_names[16];
   int64_t dim_values[16];

@@ -293,15 +293,26 @@ char *shape_str(const Tensor *t, char *buf, size_t cap)
 
 char *c_identifier(const char *s)
 {
-  size_t n = strlen(s);
-  char *id = xmalloc(n + 2), *p = id;
-  if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') && *s != '_')
-    *p++ = '_';
+  // Runs of characters C does not allow become one '_'; leading and
+  // trailing ones are dropped ("/conv1/Conv" -> "conv1_Conv").
+  char *id = xmalloc(strlen(s) + 3), *p = id;
+  int pending = 0;
   for (; *s; s++) {
     char c = *s;
     int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    *p++ = ok ? c : '_';
+    if (!ok) {
+      pending = p > id;
+      continue;
+    }
+    if (pending)
+      *p++ = '_';
+    pending = 0;
+    *p++ = c;
   }
   *p = 0;
+  if (!*id || (*id >= '0' && *id <= '9')) { // C identifiers start with a letter or '_'
+    memmove(id + 1, id, strlen(id) + 1);
+    *id = '_';
+  }
   return id;
 }

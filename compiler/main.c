@@ -22,6 +22,8 @@ static const char usage[] =
     "  --batch N            value of a symbolic batch dimension (default 1)\n"
     "  --dim NAME=VALUE     value of the symbolic dimension NAME\n"
     "  --bind NAME=FILE.pb  make graph input NAME a constant with FILE's TensorProto\n"
+    "  --eval               compile training-mode Dropout/BatchNormalization as\n"
+    "                       model.eval() would (identity, running statistics)\n"
     "  --rtol R --atol A    verify tolerances (default 1e-3 and 1e-5)\n"
     "  --cc CC              C compiler verify uses (default: $CC or cc)\n"
     "  --keep               verify keeps its build folder\n";
@@ -195,7 +197,7 @@ int main(int argc, char **argv)
       positional[npos++] = argv[i];
       continue;
     }
-    int takes_value = strcmp(a, "--keep") != 0;
+    int takes_value = strcmp(a, "--keep") && strcmp(a, "--eval");
     if (takes_value && !next)
       return bad_usage("option %s needs a value", a);
     if (!strcmp(a, "-o")) {
@@ -231,6 +233,9 @@ int main(int argc, char **argv)
       vopt.cc = next;
     } else if (!strcmp(a, "--keep")) {
       vopt.keep = 1;
+      continue;
+    } else if (!strcmp(a, "--eval")) {
+      opt.eval_mode = 1;
       continue;
     } else {
       return bad_usage("unknown option '%s'", a);

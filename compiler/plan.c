@@ -181,6 +181,49 @@ static void assign_cname(Graph *g, Tensor *t, const char *prefix, int *serial)
   free(id);
 }
 
+const char *emit_ref(const Tensor *t)
+{
+  if (!t)
+    return "NULL";
+  // Recording the reference is the one write emission makes to the IR:
+  // it tells which constants the generated code needs as weights.
+  Tensor *r = (Tensor *)t;
+  while (r->alias)
+    r = r->alias;
+  r->referenced = 1;
+  return r->cname ? r->cname : "NULL";
+}
+
+// Runs every node's emitter into a scratch file, so that exactly the
+// constants the code reads become weights (BatchNormalization, for one,
+// reads its folded scale and shift, not its inputs).
+static int64_t referenced_weight_bytes(Graph *g)
+{
+  FILE *scratch = tmpfile();
+  Emitter e = {scratch, "scratch", g};
+  for (int i = 0; i < g->ntensors; i++)
+    g->tensors[i]->referenced = 0;
+  for (int i = 0; i < g->nnodes && scratch; i++)
+    if (!g->nodes[i]->dead)
+      g->nodes[i]->op->emit(&e, g->nodes[i]);
+  for (int i = 0; i < g->noutputs; i++)
+    emit_ref(g->outputs[i]);
+  if (scratch)
+    fclose(scratch);
+  int64_t bytes = 0;
+  for (int i = 0; i < g->ntensors; i++) {
+    Tensor *t = g->tensors[i];
+    if (t->storage != S_CONST || t->alias)
+      continue;
+    if (scratch && !t->referenced) {
+      t->storage = S_NONE;
+      continue;
+    }
+    bytes += tensor_count(t) * 4;
+  }
+  return bytes;
+}
+
 int plan_graph(Diag *d, Graph *g, MemoryPlan *mp)
 {
   (void)d;
@@ -230,7 +273,6 @@ int plan_graph(Diag *d, Graph *g, MemoryPlan *mp)
   Plan plan;
   plan_init(&plan, 16);
   int serial = 0;
-  int64_t weight_bytes = 0;
   int *buffer_of = xcalloc((size_t)g->ntensors + 1, sizeof(int));
   for (int i = 0; i < g->ntensors; i++) {
     Tensor *t = g->tensors[i];
@@ -250,7 +292,6 @@ int plan_graph(Diag *d, Graph *g, MemoryPlan *mp)
       if ((t->nuses > 0 || t->output_index >= 0) && t->dtype == DT_FLOAT) {
         t->storage = S_CONST;
         assign_cname(g, t, "w_", &serial);
-        weight_bytes += tensor_count(t) * 4;
       }
     } else if (t->first_use >= 0) {
       t->storage = S_ARENA;
@@ -264,7 +305,6 @@ int plan_graph(Diag *d, Graph *g, MemoryPlan *mp)
       g->tensors[i]->offset = plan.buffers[buffer_of[i]].offset;
   mp->arena_bytes = plan_peak(&plan);
   mp->lower_bound = plan_lower_bound(&plan);
-  mp->weight_bytes = weight_bytes;
   free(buffer_of);
   plan_free(&plan);
   // Aliases resolve to their root's storage.
@@ -273,15 +313,7 @@ int plan_graph(Diag *d, Graph *g, MemoryPlan *mp)
     if (t->alias)
       t->storage = root_of(t)->storage;
   }
+  mp->weight_bytes = referenced_weight_bytes(g);
   return 0;
 }
 
-const char *emit_ref(const Tensor *t)
-{
-  if (!t)
-    return "NULL";
-  const Tensor *r = t;
-  while (r->alias)
-    r = r->alias;
-  return r->cname ? r->cname : "NULL";
-}

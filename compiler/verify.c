@@ -68,10 +68,13 @@ static int file_exists(const char *path)
   return stat(path, &st) == 0;
 }
 
-static int read_dataset(Diag *d, const char *dir, DataSet *ds)
+// Reads input_K.pb (outputs = 0) or output_K.pb (outputs = 1) of dir.
+static int read_dataset(Diag *d, const char *dir, DataSet *ds, int outputs)
 {
-  memset(ds, 0, sizeof *ds);
   char path[4096];
+  if (outputs)
+    goto read_outputs;
+  memset(ds, 0, sizeof *ds);
   for (int k = 0; k < MAX_IO; k++) {
     snprintf(path, sizeof path, "%s/input_%d.pb", dir, k);
     if (!file_exists(path))
@@ -87,6 +90,8 @@ static int read_dataset(Diag *d, const char *dir, DataSet *ds)
     diag_free(&td);
     ds->ninputs++;
   }
+  return 0;
+read_outputs:
   for (int k = 0; k < MAX_IO; k++) {
     snprintf(path, sizeof path, "%s/output_%d.pb", dir, k);
     if (!file_exists(path))
@@ -146,28 +151,22 @@ static int run_command(Diag *d, const char *cmd, const char *log)
   return 0;
 }
 
-// Compiles the model with its integer inputs bound to ds's values, builds
-// the harness in dir. On success the executable is dir/model.
-static int build(Diag *d, const char *model, const CompileOptions *copt,
+// Compiles the model (its non-float inputs bound to ds's values when ds is
+// given) and builds it with the harness in dir: the executable dir/model.
+static int build(Diag *d, const char *model, const Graph *probe, const CompileOptions *copt,
                  const VerifyOptions *vopt, const DataSet *ds, const char *dir,
                  Compiled *c)
 {
   CompileOptions opt = *copt;
   opt.name = "model";
   // Bind non-float inputs to the data set's files (input_K.pb is graph input K).
-  Diag rd;
-  diag_init(&rd, model);
-  Graph *probe = onnx_read_model(&rd, model);
-  diag_free(&rd);
-  for (int k = 0; probe && k < probe->ninputs && k < ds->ninputs; k++) {
-    if (probe->inputs[k]->dtype == DT_FLOAT || opt.nbinds >= 16)
+  for (int k = 0; ds && k < probe->ninputs && k < ds->ninputs; k++) {
+    if (!is_int_type(probe->inputs[k]->dtype) || opt.nbinds >= 16)
       continue;
     opt.bind_names[opt.nbinds] = probe->inputs[k]->name;
     opt.bind_files[opt.nbinds++] = ds->inputs[k]->dim_params[0]; // its path, see verify_model
   }
-  int rc = compile_load(d, model, &opt, c);
-  graph_free(probe);
-  if (rc != 0)
+  if (compile_load(d, model, &opt, c) != 0)
     return -1;
   char path[4096], hpath[4096];
   snprintf(path, sizeof path, "%s/model.c", dir);
@@ -181,7 +180,7 @@ static int build(Diag *d, const char *model, const CompileOptions *copt,
       fclose(hdr);
     return -1;
   }
-  rc = emit_c(d, c, src, hdr, "model.h");
+  int rc = emit_c(d, c, src, hdr, "model.h");
   fclose(src);
   fclose(hdr);
   if (rc != 0)
@@ -314,36 +313,53 @@ static int run_dataset(Diag *d, const char *dir, const char *tmp, const Compiled
 int verify_model(Diag *d, const char *model, int ndirs, char **dirs, const CompileOptions *copt,
                  const VerifyOptions *vopt, FILE *out)
 {
+  // The model is judged first: what onnxcc refuses is refused before any
+  // data file is read.
+  Graph *probe = onnx_read_model(d, model);
+  if (!probe)
+    return -1;
+  // Integer inputs are bound per data set; other types are left for the
+  // compiler to refuse.
+  int binds = 0;
+  for (int k = 0; k < probe->ninputs; k++)
+    binds |= is_int_type(probe->inputs[k]->dtype);
+  for (int k = 0; k < probe->ninputs; k++)
+    if (probe->inputs[k]->dtype != DT_FLOAT && !is_int_type(probe->inputs[k]->dtype))
+      binds = 0;
   char tmp[] = "/tmp/onnxcc-verify-XXXXXX";
   if (!mkdtemp(tmp)) {
     diag_error(d, "cannot create a temporary folder");
+    graph_free(probe);
     return -1;
   }
-  int result = 0, built = 0, needs_rebuild = 0;
   Compiled c = {0};
+  int result = binds ? 0 : build(d, model, probe, copt, vopt, NULL, tmp, &c);
   for (int i = 0; i < ndirs && result >= 0; i++) {
     DataSet ds;
-    if (read_dataset(d, dirs[i], &ds) != 0) {
+    if (read_dataset(d, dirs[i], &ds, 0) != 0) {
       dataset_free(&ds);
       result = -1;
       break;
     }
-    // Stash each input's file path for binding (dim_params[0] is unused on data tensors).
+    // Each input's file path, for binding (dim_params[0] is unused on data tensors).
     for (int k = 0; k < ds.ninputs; k++) {
       char path[4096];
       snprintf(path, sizeof path, "%s/input_%d.pb", dirs[i], k);
       free(ds.inputs[k]->dim_params[0]);
       ds.inputs[k]->dim_params[0] = xstrdup(path);
-      needs_rebuild |= ds.inputs[k]->dtype != DT_FLOAT;
     }
-    if (!built || needs_rebuild) {
+    if (binds) {
       compiled_free(&c);
-      if (build(d, model, copt, vopt, &ds, tmp, &c) != 0) {
+      if (build(d, model, probe, copt, vopt, &ds, tmp, &c) != 0) {
         dataset_free(&ds);
         result = -1;
         break;
       }
-      built = 1;
+    }
+    if (read_dataset(d, dirs[i], &ds, 1) != 0) {
+      dataset_free(&ds);
+      result = -1;
+      break;
     }
     int rc = run_dataset(d, dirs[i], tmp, &c, &ds, vopt, out);
     dataset_free(&ds);
@@ -353,6 +369,7 @@ int verify_model(Diag *d, const char *model, int ndirs, char **dirs, const Compi
       result = 1;
   }
   compiled_free(&c);
+  graph_free(probe);
   if (!vopt->keep) {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);

@@ -507,7 +507,8 @@ Graph *onnx_read_model(Diag *d, const char *path)
     diag_error(d, "not an ONNX model: no graph (is this a different protobuf file?)");
     rc = -1;
   } else if (g->opset < 0 && mp->ir_version >= 3) {
-    diag_error(d, "the model imports no opset for the default ONNX domain");
+    diag_error(d, "the model imports no opset for the default ONNX domain; only ai.onnx "
+                  "operators are supported");
     rc = -1;
   } else {
     if (g->opset < 0)

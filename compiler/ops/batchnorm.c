@@ -5,10 +5,11 @@
  * scale and shift, so the run-time op is nn_channel_affine_forward(), and
  * pass_fold_batchnorm() can move it into a preceding Conv or Gemm.
  *
- * onnxcc compiles for inference: a node exported in training mode
- * (training_mode=1, or BN-9's extra outputs) is computed with its running
- * statistics as model.eval() would; its running-statistics outputs cannot
- * be read (an error if anything does). scale, B, mean and var must be
+ * onnxcc compiles for inference. A node exported in training mode
+ * (training_mode=1, or the extra statistics outputs before opset 14)
+ * normalises with batch statistics in ONNX's semantics, so it is refused
+ * unless --eval asks for model.eval() behaviour (running statistics); its
+ * statistics outputs can never be read. scale, B, mean and var must be
  * constants.
  */
 #include "compiler.h"
@@ -24,7 +25,6 @@ typedef struct {
 
 static int batchnorm_check(Diag *d, Graph *g, Node *n)
 {
-  (void)g;
   const char *known[] = {"epsilon", "momentum", "spatial", "training_mode", "is_test", NULL};
   float eps, momentum;
   int64_t spatial;
@@ -34,6 +34,19 @@ static int batchnorm_check(Diag *d, Graph *g, Node *n)
       require_float(d, n, 0) != 0)
     return -1;
   CHECK(d, n, spatial == 1, "spatial=0 is not supported");
+  int64_t training_mode;
+  if (attr_int(d, n, "training_mode", 0, &training_mode) != 0)
+    return -1;
+  int extra_outputs = 0;
+  for (int k = 1; k < n->noutputs; k++)
+    extra_outputs |= n->outputs[k] != NULL;
+  if ((training_mode || extra_outputs) && !g->eval_mode) {
+    diag_node(d, n, "training mode (batch statistics) is not supported; onnxcc compiles for "
+                    "inference");
+    diag_note(d, "export with model.eval(), or compile with --eval to use the running "
+                 "statistics as model.eval() does");
+    return -1;
+  }
   for (int k = 1; k < n->noutputs; k++) {
     Tensor *t = n->outputs[k];
     CHECK(d, n, !t || (t->nuses == 0 && t->output_index < 0),

@@ -9,6 +9,11 @@
  * ops with more than two inputs become a chain of in-place binary calls
  * into the output. Integer tensors (PyTorch's shape arithmetic) fold at
  * compile time; at run time only float32 is supported.
+ *
+ * Before opset 7 broadcasting was explicit: with broadcast=1, B lines up
+ * with A's dims starting at `axis` (default: trailing dims), and PRelu's
+ * 1-D slope is per channel (dim 1). Both become numpy broadcasting here by
+ * giving B the equivalent shape padded with 1s.
  */
 #include "compiler.h"
 
@@ -27,6 +32,13 @@ static const BinaryDef binary_defs[] = {
     {"Min", NN_MIN, 1}, {"Max", NN_MAX, 1},
 };
 
+// B's shape as the numpy rules should see it (differs from B only for
+// the explicit broadcasting of opsets before 7).
+typedef struct {
+  int b_rank;
+  int64_t b_dims[MAX_RANK];
+} BinaryParams;
+
 static const BinaryDef *find_def(const char *op)
 {
   for (size_t i = 0; i < sizeof binary_defs / sizeof binary_defs[0]; i++)
@@ -35,11 +47,49 @@ static const BinaryDef *find_def(const char *op)
   return NULL;
 }
 
+// Opsets before 7: where B sits among A's dims, as a numpy-compatible shape.
+static int legacy_broadcast(Diag *d, Graph *g, Node *n, const BinaryDef *def, BinaryParams *p)
+{
+  Tensor *a = n->inputs[0], *b = n->inputs[1];
+  int64_t broadcast, axis;
+  if (attr_int(d, n, "broadcast", 0, &broadcast) != 0 ||
+      attr_int(d, n, "axis", a->rank - b->rank, &axis) != 0)
+    return -1;
+  if (def->binop == NN_PRELU && g->opset < 7 && b->rank == 1 && a->rank >= 2 &&
+      b->dims[0] == a->dims[1] && b->dims[0] != 1) {
+    broadcast = 1; // per-channel slope
+    axis = 1;
+  }
+  if (!broadcast)
+    return 0;
+  if (axis < 0)
+    axis += a->rank;
+  CHECK(d, n, axis >= 0 && axis + b->rank <= a->rank,
+        "broadcast axis %lld does not fit B of rank %d into A of rank %d", (long long)axis,
+        b->rank, a->rank);
+  p->b_rank = a->rank;
+  for (int k = 0; k < p->b_rank; k++)
+    p->b_dims[k] = k >= axis && k < axis + b->rank ? b->dims[k - axis] : 1;
+  return 0;
+}
+
+// B as the broadcasting rules see it (a copy of its shape, no data).
+static Tensor b_view(const Node *n)
+{
+  const BinaryParams *p = n->params;
+  Tensor view = *n->inputs[1];
+  view.rank = p->b_rank;
+  for (int k = 0; k < p->b_rank; k++)
+    view.dims[k] = p->b_dims[k];
+  return view;
+}
+
 static int binary_check(Diag *d, Graph *g, Node *n)
 {
-  (void)g;
   const BinaryDef *def = find_def(n->op_type);
-  const char *known[] = {NULL};
+  const char *known[] = {"broadcast", "axis", NULL};
+  if (g->opset >= 7)
+    known[0] = NULL;
   if (check_attrs_known(d, n, known) != 0)
     return -1;
   if (require_inputs(d, n, def->variadic ? 1 : 2, def->variadic ? 64 : 2) != 0)
@@ -55,7 +105,20 @@ static int binary_check(Diag *d, Graph *g, Node *n)
     for (int i = 0; i < n->ninputs; i++)
       if (require_float(d, n, i) != 0)
         return -1;
-  if (broadcast_shapes(d, n, n->ninputs, n->inputs, n->outputs[0]) != 0)
+  BinaryParams *p = xcalloc(1, sizeof *p);
+  n->params = p;
+  if (n->ninputs >= 2) {
+    p->b_rank = n->inputs[1]->rank;
+    for (int k = 0; k < p->b_rank; k++)
+      p->b_dims[k] = n->inputs[1]->dims[k];
+    if (g->opset < 7 && legacy_broadcast(d, g, n, def, p) != 0)
+      return -1;
+  }
+  Tensor view = n->ninputs >= 2 ? b_view(n) : *n->inputs[0];
+  Tensor *shapes[64];
+  for (int i = 0; i < n->ninputs; i++)
+    shapes[i] = i == 1 ? &view : n->inputs[i];
+  if (broadcast_shapes(d, n, n->ninputs, shapes, n->outputs[0]) != 0)
     return -1;
   if (def->binop == NN_PRELU) {
     CHECK(d, n, shape_equal(n->outputs[0], n->inputs[0]),
@@ -131,7 +194,8 @@ static int binary_fold(Diag *d, Graph *g, Node *n)
     fold_strided_copy(y, n->inputs[0], 0, 0, NULL, NULL, NULL);
     return 0;
   }
-  fold_pair(y, n->inputs[0], n->inputs[1], def->binop);
+  Tensor view = b_view(n);
+  fold_pair(y, n->inputs[0], &view, def->binop);
   for (int i = 2; i < n->ninputs; i++)
     fold_pair(y, y, n->inputs[i], def->binop);
   if (!strcmp(def->op, "Mean") && y->dtype == DT_FLOAT)
@@ -147,18 +211,20 @@ static const char *binop_name(nn_binop op)
   return names[op];
 }
 
+// b_shape gives b's shape for broadcasting, b_data the tensor to read.
 static void emit_pair(Emitter *e, const Node *n, const char *y_ref, const Tensor *a,
-                      const char *a_ref, const Tensor *b, nn_binop op)
+                      const char *a_ref, const Tensor *b_shape, const Tensor *b_data,
+                      nn_binop op)
 {
   const Tensor *y = n->outputs[0];
   int dims[MAX_RANK], as[MAX_RANK], bs[MAX_RANK];
-  int rank = binary_layout(a, b, y, dims, as, bs);
+  int rank = binary_layout(a, b_shape, y, dims, as, bs);
   emit_open_block(e, n);
   emit_int_array(e, "dims", dims, rank);
   emit_int_array(e, "a_strides", as, rank);
   emit_int_array(e, "b_strides", bs, rank);
   emitf(e, "    nn_binary_forward(%s, %s, %s, %s, %d, dims, a_strides, b_strides);\n", y_ref,
-        a_ref, emit_ref(b), binop_name(op), rank);
+        a_ref, emit_ref(b_data), binop_name(op), rank);
   emit_close_block(e);
 }
 
@@ -173,9 +239,10 @@ static void binary_emit(Emitter *e, const Node *n)
           (long long)tensor_count(y));
     return;
   }
-  emit_pair(e, n, y_ref, n->inputs[0], emit_ref(n->inputs[0]), n->inputs[1], def->binop);
+  Tensor view = b_view(n);
+  emit_pair(e, n, y_ref, n->inputs[0], emit_ref(n->inputs[0]), &view, n->inputs[1], def->binop);
   for (int i = 2; i < n->ninputs; i++)
-    emit_pair(e, n, y_ref, y, y_ref, n->inputs[i], def->binop);
+    emit_pair(e, n, y_ref, y, y_ref, n->inputs[i], n->inputs[i], def->binop);
   if (!strcmp(def->op, "Mean")) {
     char a[32];
     emitf(e, "  nn_act_forward(%s, %s, %lld, NN_ACT_SCALE_SHIFT, %s, 0.0f);\n", y_ref, y_ref,

@@ -75,7 +75,8 @@ int check_attrs_known(Diag *d, const Node *n, const char *const *known)
 {
   int rc = 0;
   for (int i = 0; i < n->nattrs; i++) {
-    int found = 0;
+    // Opsets 1 to 5 carried an optimisation hint with no effect on results.
+    int found = !strcmp(n->attrs[i].name, "consumed_inputs");
     for (const char *const *k = known; *k; k++)
       found |= !strcmp(*k, n->attrs[i].name);
     if (!found) {

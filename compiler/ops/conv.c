@@ -26,7 +26,8 @@ static int conv_check(Diag *d, Graph *g, Node *n)
       return -1;
   Tensor *x = n->inputs[0], *w = n->inputs[1], *b = node_input(n, 2);
   CHECK(d, n, x->rank == 3 || x->rank == 4,
-        "input X has rank %d; only 1-D and 2-D convolution (rank 3 or 4) is supported", x->rank);
+        "%d-D convolution is not supported (input X has rank %d; 1-D and 2-D are)",
+        x->rank - 2, x->rank);
   CHECK(d, n, w->rank == x->rank, "weight W has rank %d, expected %d", w->rank, x->rank);
   int rank = x->rank - 2;
   CHECK(d, n, group >= 1 && x->dims[1] % group == 0 && w->dims[0] % group == 0,

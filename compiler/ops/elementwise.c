@@ -7,7 +7,8 @@
  * One table maps each ONNX op to an nn_act and its attribute defaults;
  * every op shares one check, fold and emit, all a call of
  * nn_act_forward(). Clip takes min/max from attributes before opset 11 and
- * from (constant) inputs after. Integer tensors (shape arithmetic) fold
+ * from inputs after: constant bounds become the activation's parameters,
+ * bounds known only at run time become broadcast Max and Min calls. Integer tensors (shape arithmetic) fold
  * for Abs, Neg and Sign only; other ops on integers are rejected.
  */
 #include "compiler.h"
@@ -56,6 +57,7 @@ static const UnaryDef unary_defs[] = {
 typedef struct {
   nn_act act;
   float alpha, beta;
+  int runtime_bounds; // Clip whose min or max is computed at run time
 } UnaryParams;
 
 static const UnaryDef *find_def(const char *op)
@@ -72,10 +74,10 @@ static int clip_bound(Diag *d, const Node *n, int i, float *out)
   Tensor *t = node_input(n, i);
   if (!t)
     return 0;
-  if (require_const(d, n, i, i == 1 ? "min" : "max") != 0)
-    return -1;
   CHECK(d, n, tensor_count(t) == 1, "input '%s' (%s) must be a scalar", t->name,
         i == 1 ? "min" : "max");
+  if (t->kind != T_CONST)
+    return require_float(d, n, i) != 0 ? -1 : 1;
   *out = const_float(t, 0);
   return 0;
 }
@@ -98,8 +100,10 @@ static int unary_check(Diag *d, Graph *g, Node *n)
   if (require_inputs(d, n, 1, clip_inputs ? 3 : 1) != 0)
     return -1;
   if (clip_inputs) {
-    if (clip_bound(d, n, 1, &p->alpha) != 0 || clip_bound(d, n, 2, &p->beta) != 0)
+    int lo = clip_bound(d, n, 1, &p->alpha), hi = clip_bound(d, n, 2, &p->beta);
+    if (lo < 0 || hi < 0)
       return -1;
+    p->runtime_bounds = lo || hi;
   } else {
     if (def->alpha_attr && attr_float(d, n, def->alpha_attr, def->alpha, &p->alpha) != 0)
       return -1;
@@ -146,10 +150,35 @@ static int unary_fold(Diag *d, Graph *g, Node *n)
   return 0;
 }
 
+// y = min(max(x, lo), hi) with scalar bounds read at run time.
+static void emit_runtime_clip(Emitter *e, const Node *n)
+{
+  const char *y = emit_ref(n->outputs[0]);
+  const char *x = emit_ref(n->inputs[0]);
+  long long count = (long long)tensor_count(n->outputs[0]);
+  emitf(e, "  {\n    static const int dims[1] = {%lld}, x_strides[1] = {1}, bound_strides[1] = "
+           "{0};\n", count);
+  for (int i = 1; i <= 2; i++) {
+    Tensor *bound = node_input(n, i);
+    if (!bound)
+      continue;
+    emitf(e, "    nn_binary_forward(%s, %s, %s, %s, 1, dims, x_strides, bound_strides);\n", y, x,
+          emit_ref(bound), i == 1 ? "NN_MAX" : "NN_MIN");
+    x = y;
+  }
+  if (x != y)
+    emitf(e, "    nn_copy(%s, %s, %lld);\n", y, x, count);
+  emitf(e, "  }\n");
+}
+
 static void unary_emit(Emitter *e, const Node *n)
 {
   const UnaryParams *p = n->params;
   char a[32], b[32];
+  if (p->runtime_bounds) {
+    emit_runtime_clip(e, n);
+    return;
+  }
   emitf(e, "  nn_act_forward(%s, %s, %lld, %s, %s, %s);\n", emit_ref(n->outputs[0]),
         emit_ref(n->inputs[0]), (long long)tensor_count(n->outputs[0]), emit_act_name(p->act),
         emit_float_literal(p->alpha, a), emit_float_literal(p->beta, b));
@@ -160,6 +189,8 @@ int activation_of(const Node *n, nn_act *act, float *alpha, float *beta)
   if (!n->op || n->op->check != unary_check || !n->params)
     return 0;
   const UnaryParams *p = n->params;
+  if (p->runtime_bounds)
+    return 0;
   *act = p->act;
   *alpha = p->alpha;
   *beta = p->beta;

@@ -30,7 +30,8 @@ static int pool_check(Diag *d, Graph *g, Node *n)
         "the Indices output is not supported");
   Tensor *x = n->inputs[0];
   CHECK(d, n, x->rank == 3 || x->rank == 4,
-        "input X has rank %d; only 1-D and 2-D pooling (rank 3 or 4) is supported", x->rank);
+        "%d-D pooling is not supported (input X has rank %d; 1-D and 2-D are)",
+        x->rank - 2, x->rank);
   int rank = x->rank - 2;
   CHECK(d, n, nk == rank, "kernel_shape has %d values, expected %d", nk, rank);
   Window w;

@@ -2,7 +2,9 @@
  * views.c - operators that only reinterpret their input's shape: Reshape
  * (0 copies a dimension, -1 is inferred; allowzero from opset 14), Flatten,
  * Squeeze, Unsqueeze (axes as attribute before opset 13, as a constant
- * input from 13), Identity and Dropout (inference: identity).
+ * input from 13), Identity and Dropout (inference: identity; a Dropout in
+ * training mode drops at random, so it is refused unless --eval asks for
+ * model.eval() behaviour).
  *
  * They cost nothing at run time: the planner makes the output an alias of
  * the input (OP_VIEW), so emission writes a copy only when the storage
@@ -177,10 +179,21 @@ static int identity_check(Diag *d, Graph *g, Node *n)
 
 static int dropout_check(Diag *d, Graph *g, Node *n)
 {
-  (void)g;
   const char *known[] = {"ratio", "seed", "is_test", NULL};
-  if (check_attrs_known(d, n, known) != 0)
+  if (check_attrs_known(d, n, known) != 0 || require_inputs(d, n, 1, 3) != 0)
     return -1;
+  Tensor *mode = node_input(n, 2);
+  if (mode && !g->eval_mode) {
+    if (require_const(d, n, 2, "training_mode") != 0)
+      return -1;
+    if (const_int(mode, 0)) {
+      diag_node(d, n, "training_mode is true: dropout at random is not supported; onnxcc "
+                      "compiles for inference");
+      diag_note(d, "export with model.eval(), or compile with --eval to treat it as the "
+                   "identity as model.eval() does");
+      return -1;
+    }
+  }
   // The mask output (all true in inference) is not computed.
   if (n->noutputs > 1 && n->outputs[1]) {
     int64_t dims[MAX_RANK];

@@ -12,7 +12,7 @@
  * transpose case read contiguous memory in the hot loop, and its fixed trip
  * counts let the compiler vectorise it. Rows left over (m % MR, which is
  * every row when m < MR, as in a batch-1 fully connected layer) are done one
- * at a time, without packing.
+ * at a time without packing, which would cost as much as their products.
  *
  * Deliberately not here: threads, hand-written SIMD intrinsics, and heap
  * buffers (the stack holds at most (KC*NR + KC*MR) floats = 20 KB).
@@ -52,56 +52,63 @@ static void pack_a(float *ap, const float *a, int a_rs, int a_cs, int kc,
 static void micro_kernel(float *y, int ldy, const float *ap, const float *bp,
                          int kc, int nr)
 {
-  float acc[MR][NR] = {{0.0f}};
+  float acc0[NR] = {0.0f}, acc1[NR] = {0.0f}, acc2[NR] = {0.0f}, acc3[NR] = {0.0f};
   for (int p = 0; p < kc; p++) {
     const float *br = bp + p * NR;
     float a0 = ap[p * MR], a1 = ap[p * MR + 1];
     float a2 = ap[p * MR + 2], a3 = ap[p * MR + 3];
     for (int c = 0; c < NR; c++) {
-      acc[0][c] += a0 * br[c];
-      acc[1][c] += a1 * br[c];
-      acc[2][c] += a2 * br[c];
-      acc[3][c] += a3 * br[c];
+      acc0[c] += a0 * br[c];
+      acc1[c] += a1 * br[c];
+      acc2[c] += a2 * br[c];
+      acc3[c] += a3 * br[c];
     }
   }
-  for (int r = 0; r < MR; r++)
-    for (int c = 0; c < nr; c++)
-      y[(ptrdiff_t)r * ldy + c] += acc[r][c];
+  for (int c = 0; c < nr; c++) {
+    y[c] += acc0[c];
+    y[(ptrdiff_t)ldy + c] += acc1[c];
+    y[2 * (ptrdiff_t)ldy + c] += acc2[c];
+    y[3 * (ptrdiff_t)ldy + c] += acc3[c];
+  }
 }
 
-// sum_p x[p*xs] * w[p*ws], p < k. Eight partial sums when both are
-// contiguous, so the loop vectorises without reassociating one sum.
+// sum_p x[p*xs] * w[p*ws], p < k. When both are contiguous, 16 partial
+// sums let the loop vectorise without reassociating a single sum.
 static float dot(const float *x, int xs, const float *w, int ws, int k)
 {
-  float acc[8] = {0.0f};
+  float acc[16] = {0.0f};
   int p = 0;
   if (xs == 1 && ws == 1)
-    for (; p + 8 <= k; p += 8)
-      for (int l = 0; l < 8; l++)
+    for (; p + 16 <= k; p += 16)
+      for (int l = 0; l < 16; l++)
         acc[l] += x[p + l] * w[p + l];
   float s = 0.0f;
   for (; p < k; p++)
     s += x[(ptrdiff_t)p * xs] * w[(ptrdiff_t)p * ws];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-         ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s;
+  for (int l = 0; l < 16; l++)
+    s += acc[l];
+  return s;
 }
 
-// One row: y(n) += alpha * a_row(k) * B(k, n), a_row[p] = a[p*a_cs].
+// One row without packing, for the m % MR rows left over (all rows when
+// m < MR, e.g. a batch-1 fully connected layer, where packing B would cost
+// as much as the products): y(n) += alpha * a_row(k) * B(k, n), with
+// a_row[p] = a[p*a_cs].
 static void gemm_row(float *restrict y, const float *a, int a_cs, const float *b,
                      int b_rs, int b_cs, int n, int k, float alpha)
 {
-  if (b_cs == 1) {
-    // B rows are contiguous: accumulate scaled rows of B into y.
-    for (int p = 0; p < k; p++) {
-      float s = alpha * a[(ptrdiff_t)p * a_cs];
-      const float *br = b + (ptrdiff_t)p * b_rs;
-      for (int j = 0; j < n; j++)
-        y[j] += s * br[j];
-    }
-  } else {
-    // B columns are contiguous (trans_b): one dot product per column.
+  if (b_cs != 1) {
+    // B is transposed, its columns are contiguous: one dot product each.
     for (int j = 0; j < n; j++)
       y[j] += alpha * dot(a, a_cs, b + (ptrdiff_t)j * b_cs, b_rs, k);
+    return;
+  }
+  // B rows are contiguous: add scaled rows of B into y, which stays in cache.
+  for (int p = 0; p < k; p++) {
+    float s = alpha * a[(ptrdiff_t)p * a_cs];
+    const float *br = b + (ptrdiff_t)p * b_rs;
+    for (int j = 0; j < n; j++)
+      y[j] += s * br[j];
   }
 }
 
