@@ -4,9 +4,10 @@
  * pad removes that many elements instead (crops).
  *
  * Supported: opsets 2..10 with the pads and value attributes; opsets 11+
- * with the pads input and the optional constant_value input, both
- * compile-time constants. Only mode 'constant': 'reflect', 'edge' and
- * 'wrap' are rejected, as is the opset 18 axes input.
+ * with the pads input (a compile-time constant) and the optional
+ * constant_value input (a constant, or a float32 scalar read at run time).
+ * Only mode 'constant': 'reflect', 'edge' and 'wrap' are rejected, as is
+ * the opset 18 axes input.
  *
  * At run time the output is filled with the value, then the part of x
  * that survives the crops is copied into its interior with one strided
@@ -19,6 +20,7 @@
 
 typedef struct {
   float value;                // the pad value (float data)
+  int value_at_run_time;      // read from input 2 by the generated code
   int64_t ivalue;             // the pad value (integer data)
   int64_t y_offset, x_offset; // elements before the first kept element
   int rank;
@@ -37,6 +39,7 @@ static int pad_check(Diag *d, Graph *g, Node *n)
   int npads;
   float value = 0.0f;
   int64_t ivalue = 0;
+  int value_at_run_time = 0;
   const char *mode = attr_string(n, "mode", "constant");
   if (g->opset < 11) {
     const char *known[] = {"mode", "pads", "value", NULL};
@@ -51,7 +54,7 @@ static int pad_check(Diag *d, Graph *g, Node *n)
     if (check_attrs_known(d, n, known) != 0 || require_inputs(d, n, 2, 4) != 0)
       return -1;
     CHECK(d, n, !node_input(n, 3), "input 'axes' (opset 18) is not supported");
-    if (require_const(d, n, 1, "pads") != 0 || require_const(d, n, 2, "constant_value") != 0)
+    if (require_const(d, n, 1, "pads") != 0)
       return -1;
     Tensor *tp = n->inputs[1], *tv = node_input(n, 2);
     CHECK(d, n, is_int_type(tp->dtype) && tp->rank == 1,
@@ -64,13 +67,19 @@ static int pad_check(Diag *d, Graph *g, Node *n)
     if (tv) {
       CHECK(d, n, tensor_count(tv) == 1, "input '%s' (constant_value) must have one element",
             tv->name);
-      value = const_float(tv, 0);
-      ivalue = const_int(tv, 0);
+      if (is_const(tv)) {
+        value = const_float(tv, 0);
+        ivalue = const_int(tv, 0);
+      } else if (require_float(d, n, 2) != 0) {
+        return -1;
+      } else {
+        value_at_run_time = 1;
+      }
     }
   }
   CHECK(d, n, !strcmp(mode, "constant"), "mode '%s' is not supported", mode);
   Tensor *x = n->inputs[0], *y = n->outputs[0];
-  if (!is_const(x) && require_float(d, n, 0) != 0)
+  if ((!is_const(x) || value_at_run_time) && require_float(d, n, 0) != 0)
     return -1;
   int rank = x->rank;
   CHECK(d, n, npads == 2 * rank, "pads has %d values, expected %d (2 * rank)", npads, 2 * rank);
@@ -80,6 +89,7 @@ static int pad_check(Diag *d, Graph *g, Node *n)
   n->params = p;
   p->value = value;
   p->ivalue = ivalue;
+  p->value_at_run_time = value_at_run_time;
   p->rank = rank;
   int64_t out_dims[MAX_RANK], kept[MAX_RANK], y_start[MAX_RANK], x_start[MAX_RANK];
   for (int k = 0; k < rank; k++) {
@@ -157,7 +167,10 @@ static void pad_emit(Emitter *e, const Node *n)
     emitf(e, "  /* '%s' is empty: nothing to do */\n", y->name);
     return;
   }
-  if (kept < count)
+  if (kept < count && p->value_at_run_time)
+    emitf(e, "  nn_fill(%s, %s[0], %lld);\n", emit_ref(y), emit_ref(n->inputs[2]),
+          (long long)count);
+  else if (kept < count)
     emitf(e, "  nn_fill(%s, %s, %lld);\n", emit_ref(y), emit_float_literal(p->value, lit),
           (long long)count);
   if (kept == 0)
