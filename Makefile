@@ -88,6 +88,7 @@ unit-test: $(UNIT_TESTS)
 
 model-test: all
 	sh tests/models/run.sh
+	sh tests/cli/run.sh
 
 conformance: all
 	$(PYTHON) tests/conformance/run.py

@@ -197,7 +197,13 @@ int main(int argc, char **argv)
       positional[npos++] = argv[i];
       continue;
     }
-    int takes_value = strcmp(a, "--keep") && strcmp(a, "--eval");
+    static const char *const valued[] = {"-o", "--name", "--batch", "--dim", "--bind",
+                                         "--rtol", "--atol", "--cc", NULL};
+    int takes_value = 0;
+    for (const char *const *v = valued; *v; v++)
+      takes_value |= !strcmp(a, *v);
+    if (!takes_value && strcmp(a, "--keep") && strcmp(a, "--eval"))
+      return bad_usage("unknown option '%s'", a);
     if (takes_value && !next)
       return bad_usage("option %s needs a value", a);
     if (!strcmp(a, "-o")) {

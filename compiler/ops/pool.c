@@ -33,6 +33,7 @@ static int pool_check(Diag *d, Graph *g, Node *n)
         "%d-D pooling is not supported (input X has rank %d; 1-D and 2-D are)",
         x->rank - 2, x->rank);
   int rank = x->rank - 2;
+  CHECK(d, n, nk >= 0, "attribute 'kernel_shape' is missing");
   CHECK(d, n, nk == rank, "kernel_shape has %d values, expected %d", nk, rank);
   Window w;
   if (window_check(d, n, x->dims + 2, rank, kernel, ceil_mode != 0, &w) != 0)

@@ -1,0 +1,50 @@
+#!/bin/sh
+# The command line's contract: exit 0 on success, 1 on a bad model or a
+# mismatch, 2 on bad usage; messages on stderr name the file and problem.
+set -u
+ONNXCC=${ONNXCC:-build/onnxcc}
+tmp=build/tests/cli
+mkdir -p "$tmp"
+pass=0 fail=0
+
+# expect CODE PATTERN ARGS...: runs onnxcc ARGS, checks the exit code and
+# that stderr+stdout contain PATTERN (a fixed string).
+expect() {
+  code=$1 pattern=$2
+  shift 2
+  $ONNXCC "$@" > "$tmp/out" 2>&1
+  got=$?
+  if [ "$got" -eq "$code" ] && { [ -z "$pattern" ] || grep -qF -- "$pattern" "$tmp/out"; }; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL: onnxcc $* -> exit $got (want $code), want output containing: $pattern"
+    cat "$tmp/out"
+  fi
+}
+
+expect 2 "usage: onnxcc" 
+expect 2 "unknown command 'frobnicate'" frobnicate x.onnx
+expect 2 "unknown option '--speed'" compile models/mlp_op13.onnx --speed
+expect 2 "--batch needs a positive integer, got '0'" compile models/mlp_op13.onnx --batch 0
+expect 2 "expected NAME=VALUE, got 'height'" compile models/mlp_op13.onnx --dim height
+expect 2 "verify needs at least one test-data folder" verify models/mlp_op13.onnx
+expect 0 "usage: onnxcc" --help
+expect 1 "build/no_such.onnx: cannot open" compile build/no_such.onnx
+printf 'garbage' > "$tmp/garbage.onnx"
+expect 1 "$tmp/garbage.onnx: not an ONNX model" compile "$tmp/garbage.onnx" -o "$tmp/g.c"
+[ ! -e "$tmp/g.c" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: output left behind"; }
+expect 1 "models/conv_bn_dropout_train.onnx: node 1 '/bn1/BatchNormalization' (BatchNormalization): training mode" \
+  compile models/conv_bn_dropout_train.onnx -o "$tmp/t.c"
+expect 1 "hint: export with model.eval(), or compile with --eval" compile models/conv_bn_dropout_train.onnx -o "$tmp/t.c"
+expect 0 "" compile models/mlp_op13.onnx -o "$tmp/mlp.c"
+[ -s "$tmp/mlp.c" ] && [ -s "$tmp/mlp.h" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: no mlp.c/mlp.h"; }
+expect 0 "lower bound:" info models/lenet5_op13.onnx
+expect 0 "PASS" verify models/mlp_op13.onnx models/mlp_op13/test_data_set_0
+# A golden that does not match: the batch-3 data against a batch-1 build.
+expect 1 "compile with --batch N" verify models/flatten_dynamic.onnx models/flatten_dynamic_batch3/test_data_set_0
+# Tight tolerances turn a small float difference into a reported mismatch.
+expect 1 "FAIL" verify --rtol 0 --atol 0 models/activations_op13.onnx models/activations_op13/test_data_set_0
+expect 0 "max abs err" verify --rtol 0.01 models/activations_op13.onnx models/activations_op13/test_data_set_0
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

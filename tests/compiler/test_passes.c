@@ -1,0 +1,200 @@
+/*
+ * test_passes.c - each graph pass on a tiny hand-built graph, with the
+ * rewritten structure and the folded numbers checked by hand.
+ */
+#include "test.h"
+#include "graph_builder.h"
+
+static Diag diag;
+
+static void checked(Graph *g)
+{
+  diag_init(&diag, "test.onnx");
+  if (check_graph(&diag, g) != 0)
+    fail_msg("%s", diag.text);
+}
+
+static Node *node_named(Graph *g, const char *name)
+{
+  for (int i = 0; i < g->nnodes; i++)
+    if (!strcmp(g->nodes[i]->name, name))
+      return g->nodes[i];
+  return NULL;
+}
+
+static void test_drop_identities_rewires_readers(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t dims[1] = {3};
+  tb_input(g, "x", 1, dims);
+  tb_node(g, "id", "Identity", IN("x"), OUT("i"));
+  tb_node(g, "drop", "Dropout", IN("i"), OUT("dr"));
+  tb_node(g, "relu", "Relu", IN("dr"), OUT("y"));
+  tb_output(g, "y");
+  checked(g);
+  assert_int_equal(pass_drop_identities(&diag, g), 0);
+  assert_true(node_named(g, "id")->dead);
+  assert_true(node_named(g, "drop")->dead);
+  assert_ptr_equal(node_named(g, "relu")->inputs[0], graph_find_tensor(g, "x"));
+  diag_free(&diag);
+  graph_free(g);
+}
+
+// Conv 1x1 with W = [2, 3] (2 output channels), B = [1, -1], then BN with
+// scale [1, 2], bias [0.5, 0], mean [1, 0], var [3, 0] and epsilon 1:
+// s = scale / sqrt(var + eps) = [0.5, 2]; t = bias - mean * s = [0, 0].
+// Folded: W' = W * s = [1, 6]; B' = B * s + t = [0.5, -2].
+static void test_fold_batchnorm_into_conv(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t xd[4] = {1, 1, 2, 2}, wd[4] = {2, 1, 1, 1}, cd[1] = {2};
+  tb_input(g, "x", 4, xd);
+  tb_const(g, "W", 4, wd, (float[]){2, 3});
+  tb_const(g, "B", 1, cd, (float[]){1, -1});
+  tb_const(g, "scale", 1, cd, (float[]){1, 2});
+  tb_const(g, "bias", 1, cd, (float[]){0.5f, 0});
+  tb_const(g, "mean", 1, cd, (float[]){1, 0});
+  tb_const(g, "var", 1, cd, (float[]){3, 0});
+  tb_node(g, "conv", "Conv", IN("x", "W", "B"), OUT("c"));
+  Node *bn = tb_node(g, "bn", "BatchNormalization", IN("c", "scale", "bias", "mean", "var"),
+                     OUT("y"));
+  bn->attrs = calloc(1, sizeof(Attr));
+  bn->nattrs = 1;
+  bn->attrs[0].name = xstrdup("epsilon");
+  bn->attrs[0].type = A_FLOAT;
+  bn->attrs[0].f = 1.0f;
+  tb_output(g, "y");
+  checked(g);
+  assert_int_equal(pass_fold_batchnorm(&diag, g), 0);
+  Node *conv = node_named(g, "conv");
+  assert_true(bn->dead);
+  assert_ptr_equal(conv->outputs[0], graph_find_tensor(g, "y"));
+  assert_floats_near(conv->inputs[1]->data, (float[]){1, 6}, 2, 1e-6f);
+  assert_floats_near(conv->inputs[2]->data, (float[]){0.5f, -2}, 2, 1e-6f);
+  assert_non_null(strstr(conv->note, "folded node 1 'bn' (BatchNormalization)"));
+  diag_free(&diag);
+  graph_free(g);
+}
+
+static void test_matmul_add_becomes_gemm(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t xd[2] = {1, 2}, wd[2] = {2, 3}, bd[1] = {3};
+  tb_input(g, "x", 2, xd);
+  tb_const(g, "W", 2, wd, (float[]){1, 2, 3, 4, 5, 6});
+  tb_const(g, "b", 1, bd, (float[]){1, 1, 1});
+  tb_node(g, "mm", "MatMul", IN("x", "W"), OUT("m"));
+  tb_node(g, "add", "Add", IN("b", "m"), OUT("y"));
+  tb_output(g, "y");
+  checked(g);
+  assert_int_equal(pass_matmul_add_to_gemm(&diag, g), 0);
+  Node *mm = node_named(g, "mm");
+  assert_string_equal(mm->op_type, "Gemm");
+  assert_true(node_named(g, "add")->dead);
+  assert_ptr_equal(mm->inputs[2], graph_find_tensor(g, "b"));
+  assert_ptr_equal(mm->outputs[0], graph_find_tensor(g, "y"));
+  diag_free(&diag);
+  graph_free(g);
+}
+
+static void test_matmul_add_keeps_shared_product(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t xd[2] = {1, 2}, wd[2] = {2, 2};
+  tb_input(g, "x", 2, xd);
+  tb_const(g, "W", 2, wd, (float[]){1, 2, 3, 4});
+  tb_const(g, "b", 2, xd, (float[]){1, 1});
+  tb_node(g, "mm", "MatMul", IN("x", "W"), OUT("m"));
+  tb_node(g, "add", "Add", IN("m", "b"), OUT("y"));
+  tb_output(g, "y");
+  tb_output(g, "m"); // the product is read elsewhere: no rewrite
+  checked(g);
+  assert_int_equal(pass_matmul_add_to_gemm(&diag, g), 0);
+  assert_string_equal(node_named(g, "mm")->op_type, "MatMul");
+  assert_false(node_named(g, "add")->dead);
+  diag_free(&diag);
+  graph_free(g);
+}
+
+static void test_fuse_activation_into_gemm(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t xd[2] = {1, 2}, wd[2] = {2, 2};
+  tb_input(g, "x", 2, xd);
+  tb_const(g, "W", 2, wd, (float[]){1, 2, 3, 4});
+  tb_node(g, "fc", "Gemm", IN("x", "W"), OUT("f"));
+  Node *act = tb_node(g, "act", "LeakyRelu", IN("f"), OUT("y"));
+  act->attrs = calloc(1, sizeof(Attr));
+  act->nattrs = 1;
+  act->attrs[0].name = xstrdup("alpha");
+  act->attrs[0].type = A_FLOAT;
+  act->attrs[0].f = 0.25f;
+  tb_output(g, "y");
+  checked(g);
+  assert_int_equal(pass_fuse_activations(&diag, g), 0);
+  Node *fc = node_named(g, "fc");
+  const nn_gemm_params *p = fc->params;
+  assert_true(act->dead);
+  assert_int_equal(p->act, NN_ACT_LEAKY_RELU);
+  assert_float_equal(p->act_alpha, 0.25f, 0);
+  assert_ptr_equal(fc->outputs[0], graph_find_tensor(g, "y"));
+  diag_free(&diag);
+  graph_free(g);
+}
+
+static void test_constants_fold_away(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t d[1] = {2};
+  tb_input(g, "x", 1, d);
+  tb_const(g, "a", 1, d, (float[]){1, 2});
+  tb_const(g, "b", 1, d, (float[]){3, 5});
+  tb_node(g, "mul", "Mul", IN("a", "b"), OUT("ab"));
+  tb_node(g, "neg", "Neg", IN("ab"), OUT("n"));
+  tb_node(g, "add", "Add", IN("x", "n"), OUT("y"));
+  tb_output(g, "y");
+  checked(g);
+  assert_true(node_named(g, "mul")->dead);
+  assert_true(node_named(g, "neg")->dead);
+  assert_false(node_named(g, "add")->dead);
+  assert_floats_near(graph_find_tensor(g, "n")->data, (float[]){-3, -10}, 2, 0);
+  diag_free(&diag);
+  graph_free(g);
+}
+
+static void test_remove_dead_drops_unread_nodes(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t d[1] = {2};
+  tb_input(g, "x", 1, d);
+  tb_node(g, "unused", "Exp", IN("x"), OUT("e"));
+  tb_node(g, "used", "Relu", IN("x"), OUT("y"));
+  tb_output(g, "y");
+  checked(g);
+  pass_remove_dead(g);
+  assert_true(node_named(g, "unused")->dead);
+  assert_false(node_named(g, "used")->dead);
+  diag_free(&diag);
+  graph_free(g);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_drop_identities_rewires_readers),
+      cmocka_unit_test(test_fold_batchnorm_into_conv),
+      cmocka_unit_test(test_matmul_add_becomes_gemm),
+      cmocka_unit_test(test_matmul_add_keeps_shared_product),
+      cmocka_unit_test(test_fuse_activation_into_gemm),
+      cmocka_unit_test(test_constants_fold_away),
+      cmocka_unit_test(test_remove_dead_drops_unread_nodes),
+  };
+  return cmocka_run_group_tests_name("passes", tests, NULL, NULL);
+}

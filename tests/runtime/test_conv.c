@@ -1,0 +1,241 @@
+/*
+ * test_conv.c - nn_conv_forward.
+ *
+ * Two cases are worked by hand (plain, and padded with stride 2). The rest
+ * compare with a naive loop over (n, o, i, j, ci, u, v) written here from
+ * the formula in nn.h, on pseudo-random data: stride, asymmetric padding,
+ * dilation, groups, depthwise, 1-D (h = 1), no bias, fused activations, and
+ * the 1x1 shapes that take the matrix-product path or must not take it.
+ */
+#include "nn.h"
+#include "test.h"
+
+#define MAX_X 4096
+#define MAX_W 1024
+#define MAX_Y 4096
+
+static void fill_random(float *x, int count, unsigned seed)
+{
+  for (int i = 0; i < count; i++) {
+    seed = seed * 1103515245u + 12345u;
+    x[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+  }
+}
+
+// y from the definition: positions outside x read as 0.
+static void ref_conv(float *y, const float *x, const float *w, const float *b,
+                     const nn_conv_params *p)
+{
+  int cg = p->c / p->group, mg = p->m / p->group;
+  for (int n = 0; n < p->n; n++)
+    for (int o = 0; o < p->m; o++)
+      for (int i = 0; i < p->oh; i++)
+        for (int j = 0; j < p->ow; j++) {
+          int g = o / mg;
+          double s = b != NULL ? b[o] : 0.0;
+          for (int ci = 0; ci < cg; ci++)
+            for (int u = 0; u < p->kh; u++)
+              for (int v = 0; v < p->kw; v++) {
+                int r = i * p->stride_h + u * p->dil_h - p->pad_t;
+                int c = j * p->stride_w + v * p->dil_w - p->pad_l;
+                if (r < 0 || r >= p->h || c < 0 || c >= p->w)
+                  continue;
+                s += (double)x[((n * p->c + g * cg + ci) * p->h + r) * p->w + c] *
+                     w[((o * cg + ci) * p->kh + u) * p->kw + v];
+              }
+          if (p->act == NN_ACT_RELU && s < 0.0)
+            s = 0.0;
+          if (p->act == NN_ACT_LEAKY_RELU && s < 0.0)
+            s *= p->act_alpha;
+          y[((n * p->m + o) * p->oh + i) * p->ow + j] = (float)s;
+        }
+}
+
+// A parameter block with oh/ow from the ONNX output-size formula.
+static nn_conv_params make(int n, int c, int h, int w, int m, int kh, int kw,
+                           int group, int stride, int dil, int pad_t, int pad_l,
+                           int pad_b, int pad_r)
+{
+  nn_conv_params p = {0};
+  p.n = n;
+  p.c = c;
+  p.h = h;
+  p.w = w;
+  p.m = m;
+  p.kh = kh;
+  p.kw = kw;
+  p.group = group;
+  p.stride_h = stride;
+  p.stride_w = stride;
+  p.dil_h = dil;
+  p.dil_w = dil;
+  p.pad_t = pad_t;
+  p.pad_l = pad_l;
+  p.oh = (h + pad_t + pad_b - ((kh - 1) * dil + 1)) / stride + 1;
+  p.ow = (w + pad_l + pad_r - ((kw - 1) * dil + 1)) / stride + 1;
+  p.act = NN_ACT_NONE;
+  return p;
+}
+
+static void check_against_reference(const nn_conv_params *p, int with_bias)
+{
+  static float x[MAX_X], w[MAX_W], b[64], y[MAX_Y], want[MAX_Y];
+  int xs = p->n * p->c * p->h * p->w;
+  int ws = p->m * (p->c / p->group) * p->kh * p->kw;
+  int ys = p->n * p->m * p->oh * p->ow;
+  assert_true(xs <= MAX_X && ws <= MAX_W && ys <= MAX_Y && p->m <= 64);
+  fill_random(x, xs, 11u);
+  fill_random(w, ws, 12u);
+  fill_random(b, p->m, 13u);
+  nn_conv_forward(y, x, w, with_bias ? b : NULL, p);
+  ref_conv(want, x, w, with_bias ? b : NULL, p);
+  assert_floats_near(y, want, ys, 1e-5f);
+}
+
+static void test_conv_hand_computed_2x2_with_bias(void **state)
+{
+  (void)state;
+  const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const float w[4] = {1, 2, 3, 4};
+  const float b[1] = {1};
+  nn_conv_params p = make(1, 1, 3, 3, 1, 2, 2, 1, 1, 1, 0, 0, 0, 0);
+  float y[4];
+  nn_conv_forward(y, x, w, b, &p);
+  // 1*1 + 2*2 + 4*3 + 5*4 + 1 = 38, and so on.
+  const float want[4] = {38.0f, 48.0f, 68.0f, 78.0f};
+  assert_floats_near(y, want, 4, 0.0f);
+}
+
+static void test_conv_hand_computed_pad_and_stride(void **state)
+{
+  (void)state;
+  // Pad 1 all round, stride 2: windows start at rows/cols -1 and 1.
+  const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const float w[4] = {1, 2, 3, 4};
+  nn_conv_params p = make(1, 1, 3, 3, 1, 2, 2, 1, 2, 1, 1, 1, 1, 1);
+  assert_int_equal(p.oh, 2);
+  float y[4];
+  nn_conv_forward(y, x, w, NULL, &p);
+  // y[0,0] = x[0,0]*4;  y[0,1] = x[0,1]*3 + x[0,2]*4;
+  // y[1,0] = x[1,0]*2 + x[2,0]*4;  y[1,1] = 5*1 + 6*2 + 8*3 + 9*4.
+  const float want[4] = {4.0f, 18.0f, 36.0f, 77.0f};
+  assert_floats_near(y, want, 4, 0.0f);
+}
+
+static void test_conv_stride_pad_dilation_group_match_reference(void **state)
+{
+  (void)state;
+  nn_conv_params p = make(2, 4, 9, 11, 6, 3, 2, 2, 2, 2, 1, 2, 2, 0);
+  check_against_reference(&p, 1);
+  p.stride_w = 1;
+  p.ow = (11 + 2 + 0 - 3) / 1 + 1;
+  check_against_reference(&p, 1);
+}
+
+static void test_conv_depthwise_matches_reference(void **state)
+{
+  (void)state;
+  nn_conv_params p = make(1, 3, 8, 8, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1);
+  check_against_reference(&p, 1);
+}
+
+static void test_conv_depthwise_with_multiplier_matches_reference(void **state)
+{
+  (void)state;
+  // group = c = 2, two output channels per group.
+  nn_conv_params p = make(1, 2, 7, 6, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1);
+  check_against_reference(&p, 1);
+}
+
+static void test_conv_1d_matches_reference(void **state)
+{
+  (void)state;
+  nn_conv_params p = make(2, 3, 1, 20, 4, 1, 3, 1, 2, 2, 0, 1, 0, 2);
+  p.stride_h = 1;
+  p.dil_h = 1;
+  p.oh = 1;
+  check_against_reference(&p, 1);
+}
+
+static void test_conv_without_bias_matches_reference(void **state)
+{
+  (void)state;
+  nn_conv_params p = make(1, 3, 6, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  check_against_reference(&p, 0);
+}
+
+static void test_conv_fuses_activation(void **state)
+{
+  (void)state;
+  nn_conv_params p = make(1, 3, 6, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  p.act = NN_ACT_RELU;
+  check_against_reference(&p, 1);
+  p.act = NN_ACT_LEAKY_RELU;
+  p.act_alpha = 0.1f;
+  check_against_reference(&p, 1);
+}
+
+static void test_conv_padding_wider_than_kernel_gives_bias(void **state)
+{
+  (void)state;
+  // Pad 3 with a 2x2 kernel: the outer ring of outputs sees only padding.
+  nn_conv_params p = make(1, 2, 4, 4, 3, 2, 2, 1, 1, 1, 3, 3, 3, 3);
+  check_against_reference(&p, 1);
+}
+
+static void test_conv_1x1_matches_reference(void **state)
+{
+  (void)state;
+  // The matrix-product path: plain, grouped, with activation, no bias.
+  nn_conv_params p = make(2, 5, 6, 7, 6, 1, 1, 1, 1, 1, 0, 0, 0, 0);
+  check_against_reference(&p, 1);
+  p.act = NN_ACT_RELU;
+  check_against_reference(&p, 1);
+  nn_conv_params g = make(1, 6, 5, 5, 9, 1, 1, 3, 1, 1, 0, 0, 0, 0);
+  check_against_reference(&g, 0);
+}
+
+static void test_conv_1x1_hand_computed(void **state)
+{
+  (void)state;
+  // Two input channels mixed into one: y = 2*x0 - x1 + 0.5.
+  const float x[4] = {1, 2, 10, 20};
+  const float w[2] = {2, -1};
+  const float b[1] = {0.5f};
+  nn_conv_params p = make(1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0);
+  float y[2];
+  nn_conv_forward(y, x, w, b, &p);
+  const float want[2] = {-7.5f, -15.5f};
+  assert_floats_near(y, want, 2, 0.0f);
+}
+
+static void test_conv_1x1_strided_or_padded_matches_reference(void **state)
+{
+  (void)state;
+  // 1x1 shapes that must not take the matrix-product path.
+  nn_conv_params s = make(1, 4, 7, 7, 3, 1, 1, 1, 2, 1, 0, 0, 0, 0);
+  check_against_reference(&s, 1);
+  nn_conv_params pad = make(1, 4, 5, 5, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+  check_against_reference(&pad, 1);
+  nn_conv_params pad_end = make(1, 4, 5, 5, 3, 1, 1, 1, 1, 1, 0, 0, 1, 1);
+  check_against_reference(&pad_end, 1);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_conv_hand_computed_2x2_with_bias),
+      cmocka_unit_test(test_conv_hand_computed_pad_and_stride),
+      cmocka_unit_test(test_conv_stride_pad_dilation_group_match_reference),
+      cmocka_unit_test(test_conv_depthwise_matches_reference),
+      cmocka_unit_test(test_conv_depthwise_with_multiplier_matches_reference),
+      cmocka_unit_test(test_conv_1d_matches_reference),
+      cmocka_unit_test(test_conv_without_bias_matches_reference),
+      cmocka_unit_test(test_conv_fuses_activation),
+      cmocka_unit_test(test_conv_padding_wider_than_kernel_gives_bias),
+      cmocka_unit_test(test_conv_1x1_matches_reference),
+      cmocka_unit_test(test_conv_1x1_hand_computed),
+      cmocka_unit_test(test_conv_1x1_strided_or_padded_matches_reference),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
