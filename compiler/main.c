@@ -200,8 +200,8 @@ int main(int argc, char **argv)
     static const char *const valued[] = {"-o", "--name", "--batch", "--dim", "--bind",
                                          "--rtol", "--atol", "--cc", NULL};
     int takes_value = 0;
-    for (const char *const *v = valued; *v; v++)
-      takes_value |= !strcmp(a, *v);
+    for (const char *const *opt_name = valued; *opt_name; opt_name++)
+      takes_value |= !strcmp(a, *opt_name);
     if (!takes_value && strcmp(a, "--keep") && strcmp(a, "--eval"))
       return bad_usage("unknown option '%s'", a);
     if (takes_value && !next)
