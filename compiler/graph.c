@@ -176,6 +176,7 @@ void node_free(Node *n)
   free(n->name);
   free(n->op_type);
   free(n->domain);
+  free(n->note);
   free(n);
 }
 

@@ -154,7 +154,8 @@ int pass_matmul_add_to_gemm(Diag *d, Graph *g)
     // Gemm's C broadcasts unidirectionally to (M, N): (N), (1, N) or (M, N).
     if (!(bias->rank <= 2 && (all_dims_one(bias, 1) || shape_equal(bias, y))))
       continue;
-    Node saved = *mm;
+    add_note(mm, mm, "rewritten from MatMul");
+    add_note(mm, add, "plus");
     free(mm->params);
     mm->params = NULL;
     Tensor **inputs = xcalloc(4, sizeof(Tensor *));
@@ -167,8 +168,6 @@ int pass_matmul_add_to_gemm(Diag *d, Graph *g)
     mm->op = gemm;
     free(mm->op_type);
     mm->op_type = xstrdup("Gemm");
-    add_note(mm, &saved, "rewritten from MatMul");
-    add_note(mm, add, "plus");
     take_output(mm, add);
     mm->outputs[0]->producer = i;
     if (gemm->check(d, g, mm) != 0)

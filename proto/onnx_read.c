@@ -379,6 +379,7 @@ static int read_nodes(Diag *d, Graph *g, const Onnx__GraphProto *gp, const char 
     const Onnx__NodeProto *np = gp->node[i];
     Node *n = graph_add_node(g, np->name ? np->name : "", np->op_type ? np->op_type : "",
                              (int)np->n_input, (int)np->n_output);
+    free(n->domain);
     n->domain = xstrdup(np->domain ? np->domain : "");
     for (size_t k = 0; k < np->n_input; k++)
       n->inputs[k] = np->input[k][0] ? use_tensor(g, np->input[k]) : NULL;

@@ -55,8 +55,9 @@ static int gather_check(Diag *d, Graph *g, Node *n)
   int64_t len = x->dims[a], count = tensor_count(ind);
   for (int64_t i = 0; i < count; i++) {
     int64_t v = const_int(ind, i);
-    CHECK(d, n, v >= -len && v < len, "indices[%lld] = %lld is out of range for axis %d of size %lld",
-          (long long)i, (long long)v, a, (long long)len);
+    CHECK(d, n, v >= -len && v < len,
+          "indices[%lld] = %lld is out of range for axis %d of size %lld", (long long)i,
+          (long long)v, a, (long long)len);
   }
   int64_t dims[MAX_RANK];
   int r = 0;

@@ -15,6 +15,7 @@
  */
 #include "compiler.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +49,7 @@ static int pad_check(Diag *d, Graph *g, Node *n)
         attr_float(d, n, "value", 0.0f, &value) != 0)
       return -1;
     CHECK(d, n, npads >= 0, "attribute 'pads' is required");
-    ivalue = (int64_t)value;
+    ivalue = fabsf(value) < 9.0e18f ? (int64_t)value : 0; // for integer data; NaN gives 0
   } else {
     const char *known[] = {"mode", NULL};
     if (check_attrs_known(d, n, known) != 0 || require_inputs(d, n, 2, 4) != 0)

@@ -79,8 +79,8 @@ static int read_axes(Diag *d, Graph *g, Node *n, int64_t *axes, int *count, int6
   Tensor *t = node_input(n, 1);
   if (!t)
     return 0;
-  CHECK(d, n, is_int_type(t->dtype) && t->rank <= 1, "input '%s' (axes) must be a 1-D integer tensor",
-        t->name);
+  CHECK(d, n, is_int_type(t->dtype) && t->rank <= 1,
+        "input '%s' (axes) must be a 1-D integer tensor", t->name);
   int64_t c = tensor_count(t);
   CHECK(d, n, c <= MAX_RANK, "input '%s' (axes) has %lld values, at most %d are supported",
         t->name, (long long)c, MAX_RANK);

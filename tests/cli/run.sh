@@ -46,5 +46,15 @@ expect 1 "compile with --batch N" verify models/flatten_dynamic.onnx models/flat
 # Tight tolerances turn a small float difference into a reported mismatch.
 expect 1 "FAIL" verify --rtol 0 --atol 0 models/activations_op13.onnx models/activations_op13/test_data_set_0
 expect 0 "max abs err" verify --rtol 0.01 models/activations_op13.onnx models/activations_op13/test_data_set_0
+# Two models with different --name link into one program.
+if $ONNXCC compile models/lenet5_op13.onnx --name lenet -o "$tmp/lenet.c" &&
+   $ONNXCC compile models/mlp_op13.onnx --name mlp -o "$tmp/mlp.c" &&
+   cc -std=c99 -Wall -Wextra -pedantic -Werror -Iruntime -I"$tmp" tests/cli/two_models.c \
+     "$tmp/lenet.c" "$tmp/mlp.c" build/libonnxcc.a -lm -o "$tmp/two_models" &&
+   "$tmp/two_models" | grep -q "lenet input"; then
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1)); echo "FAIL: two models in one program"
+fi
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -26,5 +26,18 @@ while read -r model data flags; do
     fi
   done
 done < tests/models/models.txt
+# The compiler itself is valgrind-clean (no leaks, no invalid reads) on every model.
+if command -v valgrind >/dev/null; then
+  for m in models/*.onnx; do
+    if valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
+         $ONNXCC compile --eval "$m" -o "$out/valgrind.c" > "$out/valgrind.log" 2>&1; then
+      pass=$((pass + 1))
+    else
+      fail=$((fail + 1)); echo "FAIL valgrind $m"; cat "$out/valgrind.log"
+    fi
+  done
+fi
+/usr/bin/python3 tests/models/check_weights.py models/lenet5_op13.onnx models/activations_op13.onnx \
+  models/keras_cnn.onnx models/mlp_op11.onnx || fail=$((fail + 1))
 echo "models: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
