@@ -65,7 +65,7 @@ $(B)/proto/%.o: proto/%.c $(B)/proto/onnx.pb-c.h
 
 $(B)/compiler/%.o: compiler/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -Iproto -DONNXCC_PREFIX='"$(PREFIX)"' -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -Iproto -DONNXCC_RUNTIME_DIR='"$(CURDIR)/runtime"' -c $< -o $@
 
 $(B)/libonnxcc.a: $(RUNTIME_OBJS)
 	rm -f $@ && ar rcs $@ $^

@@ -119,6 +119,14 @@ static int inputs_const(const Node *n)
   return 1;
 }
 
+static int outputs_const(const Node *n)
+{
+  for (int k = 0; k < n->noutputs; k++)
+    if (n->outputs[k] && (n->outputs[k]->kind != T_CONST || !n->outputs[k]->data))
+      return 0;
+  return 1;
+}
+
 // Outputs must have sane shapes whatever the op computed.
 static int check_outputs(Diag *d, const Node *n)
 {
@@ -165,8 +173,8 @@ int check_graph(Diag *d, Graph *g)
         rc = -1;
         continue;
       }
-      n->dead = 1; // its outputs are constants now
     }
+    n->dead = outputs_const(n); // folded, or known from shapes alone (Shape, Size)
   }
   for (int i = 0; i < g->noutputs && rc == 0; i++)
     if (g->outputs[i]->rank < 0) {

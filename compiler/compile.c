@@ -128,6 +128,7 @@ int compile_load(Diag *d, const char *path, const CompileOptions *opt, Compiled 
 {
   memset(out, 0, sizeof *out);
   out->name = opt->name ? c_identifier(opt->name) : name_from_path(path);
+  out->arena_caller = opt->arena_caller;
   jmp_buf on_oom;
   if (setjmp(on_oom)) {
     oom_set_handler(NULL);

@@ -328,6 +328,7 @@ typedef struct {
   const char *name;        // C identifier prefix; NULL: derived from path
   int batch;               // value for a symbolic batch dimension (default 1)
   int eval_mode;           // --eval: training-mode nodes get inference semantics
+  int arena_caller;        // --arena caller: run() takes the workspace
   int ndims;               // --dim NAME=VALUE bindings
   const char *dim_names[16];
   int64_t dim_values[16];
@@ -340,6 +341,7 @@ typedef struct {
   Graph *g;
   MemoryPlan mem;
   char *name;              // C identifier used
+  int arena_caller;        // the caller owns the arena (a workspace argument)
 } Compiled;
 
 int compile_load(Diag *d, const char *path, const CompileOptions *opt,

@@ -154,19 +154,33 @@ static void emit_header(Emitter *e, Compiled *c, const char *NAME)
         g->noutputs);
   emit_io_macros(e, NAME, "INPUT", g->inputs, g->ninputs);
   emit_io_macros(e, NAME, "OUTPUT", g->outputs, g->noutputs);
-  emitf(e, "#define %s_ARENA_BYTES %lld /* activations, statically allocated */\n", NAME,
-        (long long)c->mem.arena_bytes);
+  emitf(e, "#define %s_ARENA_BYTES %lld /* activations, %s */\n", NAME,
+        (long long)c->mem.arena_bytes,
+        c->arena_caller ? "in the caller's workspace" : "statically allocated");
+  if (c->arena_caller) {
+    emitf(e, "#define %s_WORKSPACE_BYTES %lld /* what run() needs at `workspace` */\n", NAME,
+          (long long)(c->mem.arena_bytes > 0 ? c->mem.arena_bytes : 1));
+    emitf(e, "#define %s_WORKSPACE_ALIGN 16 /* its alignment in bytes */\n", NAME);
+  }
   emitf(e, "#define %s_WEIGHT_BYTES %lld /* constant weights */\n\n", NAME,
         (long long)c->mem.weight_bytes);
   emitf(e, "extern const char *const %s_input_names[%s_NUM_INPUTS > 0 ? %s_NUM_INPUTS : 1];\n",
         c->name, NAME, NAME);
   emitf(e, "extern const char *const %s_output_names[%s_NUM_OUTPUTS];\n\n", c->name, NAME);
   emitf(e, "/*\n * Runs the model once. inputs[k] points to %s_INPUT_k_SIZE floats and\n"
-           " * outputs[k] to %s_OUTPUT_k_SIZE floats (row-major, shapes above).\n"
-           " * Not re-entrant: the activations live in one static arena.\n"
-           " * Returns 0.\n */\n",
+           " * outputs[k] to %s_OUTPUT_k_SIZE floats (row-major, shapes above).\n",
         NAME, NAME);
-  emitf(e, "int %s_run(const float *const inputs[], float *const outputs[]);\n\n", c->name);
+  if (c->arena_caller) {
+    emitf(e, " * workspace points to %s_WORKSPACE_BYTES bytes aligned to\n"
+             " * %s_WORKSPACE_ALIGN, owned by the caller: calls with different\n"
+             " * workspaces may run concurrently (re-entrant). Returns 0.\n */\n",
+          NAME, NAME);
+    emitf(e, "int %s_run(void *workspace, const float *const inputs[], float *const outputs[]);\n\n",
+          c->name);
+  } else {
+    emitf(e, " * Not re-entrant: the activations live in one static arena.\n * Returns 0.\n */\n");
+    emitf(e, "int %s_run(const float *const inputs[], float *const outputs[]);\n\n", c->name);
+  }
   emitf(e, "#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s_H */\n", NAME);
 }
 
@@ -214,7 +228,7 @@ int emit_c(Diag *d, Compiled *c, FILE *src, FILE *hdr, const char *header_name)
         ONNXCC_VERSION, g->path, g->opset, g->producer);
   emitf(&e, "#include <math.h>\n#include \"nn.h\"\n#include \"%s\"\n\n", header_name);
   emit_plan_table(&e, g, &c->mem);
-  if (c->mem.arena_bytes > 0)
+  if (c->mem.arena_bytes > 0 && !c->arena_caller)
     emitf(&e, "static float arena[%lld];\n\n", (long long)(c->mem.arena_bytes / 4));
   emit_weights(&e, g);
   emitf(&e, "const char *const %s_input_names[%s_NUM_INPUTS > 0 ? %s_NUM_INPUTS : 1] = {",
@@ -227,11 +241,18 @@ int emit_c(Diag *d, Compiled *c, FILE *src, FILE *hdr, const char *header_name)
     emitf(&e, "%s\"%s\"", i ? ", " : "", g->outputs[i]->name);
   emitf(&e, "};\n\n");
 
-  emitf(&e, "int %s_run(const float *const inputs[], float *const outputs[])\n{\n", c->name);
+  if (c->arena_caller) {
+    emitf(&e, "int %s_run(void *workspace, const float *const inputs[], float *const outputs[])\n{\n",
+          c->name);
+    emitf(&e, c->mem.arena_bytes > 0 ? "  float *const arena = (float *)workspace;\n"
+                                     : "  (void)workspace;\n");
+  } else {
+    emitf(&e, "int %s_run(const float *const inputs[], float *const outputs[])\n{\n", c->name);
+  }
   int uses_inputs = 0, uses_arena = 0;
   for (int i = 0; i < g->ntensors; i++) {
     Tensor *t = g->tensors[i];
-    uses_inputs |= t->storage == S_INPUT && (t->nuses > 0 || t->output_index >= 0);
+    uses_inputs |= t->storage == S_INPUT && t->referenced; // see referenced_weight_bytes()
     if (t->storage != S_ARENA || t->alias)
       continue;
     char shape[128];
@@ -242,6 +263,13 @@ int emit_c(Diag *d, Compiled *c, FILE *src, FILE *hdr, const char *header_name)
   (void)uses_arena;
   if (!uses_inputs)
     emitf(&e, "  (void)inputs;\n");
+  int writes_outputs = 0; // nothing to write when every output is empty
+  for (int i = 0; i < g->ntensors; i++)
+    writes_outputs |= g->tensors[i]->storage == S_OUTPUT && g->tensors[i]->referenced;
+  for (int i = 0; i < g->noutputs; i++)
+    writes_outputs |= g->outputs[i]->kind != T_ACTIVATION; // copied at the end
+  if (!writes_outputs)
+    emitf(&e, "  (void)outputs;\n");
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     if (n->dead)

@@ -22,6 +22,9 @@ static const char usage[] =
     "  --batch N            value of a symbolic batch dimension (default 1)\n"
     "  --dim NAME=VALUE     value of the symbolic dimension NAME\n"
     "  --bind NAME=FILE.pb  make graph input NAME a constant with FILE's TensorProto\n"
+    "  --arena static|caller  where the activations live: one static array in the\n"
+    "                       generated file (default), or a workspace the caller\n"
+    "                       passes to run() (re-entrant)\n"
     "  --eval               compile training-mode Dropout/BatchNormalization as\n"
     "                       model.eval() would (identity, running statistics)\n"
     "  --rtol R --atol A    verify tolerances (default 1e-3 and 1e-5)\n"
@@ -53,8 +56,9 @@ static int parse_double(const char *s, double *out)
   return (!*s || *end || *out < 0) ? -1 : 0;
 }
 
-// Where nn.h and libonnxcc.a are: beside the build tree's binary, or in
-// the install prefix relative to bin/.
+// Where nn.h and libonnxcc.a are: libonnxcc.a beside the binary and nn.h in
+// the source tree it was built from (ONNXCC_RUNTIME_DIR, a build tree), or
+// lib/ and include/onnxcc/ beside bin/ (an installed tree).
 static void find_runtime(VerifyOptions *v, char *inc, char *lib, size_t cap)
 {
   char exe[PATH_MAX - 64];
@@ -67,7 +71,7 @@ static void find_runtime(VerifyOptions *v, char *inc, char *lib, size_t cap)
     *slash = 0;
   struct stat st;
   snprintf(lib, cap, "%s/libonnxcc.a", exe);
-  snprintf(inc, cap, "%s/../runtime", exe);
+  snprintf(inc, cap, "%s", ONNXCC_RUNTIME_DIR);
   char probe[PATH_MAX + 32];
   snprintf(probe, sizeof probe, "%s/nn.h", inc);
   if (stat(lib, &st) != 0 || stat(probe, &st) != 0) {
@@ -197,7 +201,7 @@ int main(int argc, char **argv)
       positional[npos++] = argv[i];
       continue;
     }
-    static const char *const valued[] = {"-o", "--name", "--batch", "--dim", "--bind",
+    static const char *const valued[] = {"-o", "--name", "--batch", "--dim", "--bind", "--arena",
                                          "--rtol", "--atol", "--cc", NULL};
     int takes_value = 0;
     for (const char *const *opt_name = valued; *opt_name; opt_name++)
@@ -235,6 +239,10 @@ int main(int argc, char **argv)
       if (parse_double(next, &x) != 0)
         return bad_usage("tolerance must be a non-negative number, got '%s'", next);
       *(a[2] == 'r' ? &vopt.rtol : &vopt.atol) = x;
+    } else if (!strcmp(a, "--arena")) {
+      if (strcmp(next, "static") && strcmp(next, "caller"))
+        return bad_usage("--arena is 'static' or 'caller', got '%s'", next);
+      opt.arena_caller = !strcmp(next, "caller");
     } else if (!strcmp(a, "--cc")) {
       vopt.cc = next;
     } else if (!strcmp(a, "--keep")) {

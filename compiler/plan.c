@@ -206,8 +206,9 @@ static int64_t referenced_weight_bytes(Graph *g)
   for (int i = 0; i < g->nnodes && scratch; i++)
     if (!g->nodes[i]->dead)
       g->nodes[i]->op->emit(&e, g->nodes[i]);
-  for (int i = 0; i < g->noutputs; i++)
-    emit_ref(g->outputs[i]);
+  for (int i = 0; i < g->noutputs; i++) // copied at the end by emit_passthrough_outputs()
+    if (g->outputs[i]->kind != T_ACTIVATION)
+      emit_ref(g->outputs[i]);
   if (scratch)
     fclose(scratch);
   int64_t bytes = 0;

@@ -42,7 +42,12 @@ static const char harness_c[] =
     "  if (argc != 1 + MODEL_NUM_INPUTS + MODEL_NUM_OUTPUTS) return 2;\n"
     "  for (i = 0; i < MODEL_NUM_INPUTS; i++) in[i] = slurp(argv[1 + i], in_size[i]);\n"
     "  for (i = 0; i < MODEL_NUM_OUTPUTS; i++) out[i] = calloc((size_t)out_size[i] + 1, sizeof(float));\n"
+    "#ifdef MODEL_WORKSPACE_BYTES\n"
+    "  { static double workspace[MODEL_WORKSPACE_BYTES / sizeof(double) + 1];\n"
+    "    if (model_run(workspace, in, out) != 0) return 4; }\n"
+    "#else\n"
     "  if (model_run(in, out) != 0) return 4;\n"
+    "#endif\n"
     "  for (i = 0; i < MODEL_NUM_OUTPUTS; i++) {\n"
     "    FILE *f = fopen(argv[1 + MODEL_NUM_INPUTS + i], \"wb\");\n"
     "    if (!f || fwrite(out[i], sizeof(float), (size_t)out_size[i], f) != (size_t)out_size[i]) return 5;\n"
@@ -200,9 +205,9 @@ static int build(Diag *d, const char *model, const Graph *probe, const CompileOp
     return -1;
   char cmd[16384];
   snprintf(cmd, sizeof cmd,
-           "cd '%s' && %s -std=c99 -O1 -Wall -Wextra -pedantic -Werror -I'%s' -c model.c -o model.o"
+           "cd '%s' && { %s -std=c99 -O1 -Wall -Wextra -pedantic -Werror -I'%s' -c model.c -o model.o"
            " && %s -std=c99 -O1 '-DIN_SIZES=%s' '-DOUT_SIZES=%s' -c harness.c -o harness.o"
-           " && %s model.o harness.o '%s' -lm -o model > build.log 2>&1 || "
+           " && %s model.o harness.o '%s' -lm -o model; } > build.log 2>&1 || "
            "{ cat build.log >&2; exit 1; }",
            dir, vopt->cc, vopt->runtime_include, vopt->cc, sizes_in, sizes_out, vopt->cc,
            vopt->runtime_lib);

@@ -92,7 +92,7 @@ typedef enum {
   NN_SUB,     /* y = a - b                 */
   NN_MUL,     /* y = a * b                 */
   NN_DIV,     /* y = a / b                 */
-  NN_MIN,     /* y = fmin-like, NaN-propagating min(a, b) */
+  NN_MIN,     /* y = min(a, b), NaN-propagating (unlike fminf) */
   NN_MAX,     /* y = max(a, b), NaN-propagating          */
   NN_POW,     /* y = pow(a, b)             */
   NN_PRELU    /* y = a < 0 ? a * b : a     (b is the slope) */

@@ -72,19 +72,19 @@ static void micro_kernel(float *y, int ldy, const float *ap, const float *bp,
   }
 }
 
-// sum_p x[p*xs] * w[p*ws], p < k. When both are contiguous, 16 partial
-// sums let the loop vectorise without reassociating a single sum.
-static float dot(const float *x, int xs, const float *w, int ws, int k)
+// sum_p x[p*xs] * w[p], p < k. When x is contiguous too, 16 partial sums
+// let the loop vectorise without reassociating a single sum.
+static float dot(const float *x, int xs, const float *w, int k)
 {
   float acc[16] = {0.0f};
   int p = 0;
-  if (xs == 1 && ws == 1)
+  if (xs == 1)
     for (; p + 16 <= k; p += 16)
       for (int l = 0; l < 16; l++)
         acc[l] += x[p + l] * w[p + l];
   float s = 0.0f;
   for (; p < k; p++)
-    s += x[(ptrdiff_t)p * xs] * w[(ptrdiff_t)p * ws];
+    s += x[(ptrdiff_t)p * xs] * w[p];
   for (int l = 0; l < 16; l++)
     s += acc[l];
   return s;
@@ -98,9 +98,10 @@ static void gemm_row(float *restrict y, const float *a, int a_cs, const float *b
                      int b_rs, int b_cs, int n, int k, float alpha)
 {
   if (b_cs != 1) {
-    // B is transposed, its columns are contiguous: one dot product each.
+    // B is transposed (b_rs == 1), its columns are contiguous: one dot
+    // product each.
     for (int j = 0; j < n; j++)
-      y[j] += alpha * dot(a, a_cs, b + (ptrdiff_t)j * b_cs, b_rs, k);
+      y[j] += alpha * dot(a, a_cs, b + (ptrdiff_t)j * b_cs, k);
     return;
   }
   // B rows are contiguous: add scaled rows of B into y, which stays in cache.

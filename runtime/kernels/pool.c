@@ -11,7 +11,8 @@
  * counted (as in ONNX Runtime and PyTorch).
  *
  * Max propagates NaN. A window with no position inside x (possible only
- * with unusual pads) gives -inf for max and NaN (0/0) for average.
+ * with pads as large as the kernel) gives -inf for max, and for average 0
+ * with count_include_pad or NaN (0/0) without.
  *
  * Deliberately not here: output-shape arithmetic, ceil_mode and auto_pad
  * (the compiler folds them into oh/ow and the pads), and MaxPool's optional

@@ -96,6 +96,20 @@ static void test_act_sigmoid_is_finite_for_huge_inputs(void **state)
     assert_true(isfinite(y[i]));
 }
 
+static void test_act_sigmoid_keeps_precision_in_negative_tail(void **state)
+{
+  (void)state;
+  // 1/(1 + exp(-x)) would round these to 0 or lose digits; exp(x)/(1 + exp(x))
+  // keeps them to a relative 1e-5 (-100 is a float subnormal, so 1e-3).
+  const float x[3] = {-100.0f, -88.5f, -30.0f};
+  const float want[3] = {3.72007598e-44f, 3.67230168e-39f, 9.35762297e-14f};
+  float y[3];
+  nn_act_forward(y, x, 3, NN_ACT_SIGMOID, 0.0f, 0.0f);
+  assert_true(fabsf(y[0] - want[0]) <= 1e-3f * want[0]);
+  assert_true(fabsf(y[1] - want[1]) <= 1e-5f * want[1]);
+  assert_true(fabsf(y[2] - want[2]) <= 1e-5f * want[2]);
+}
+
 static void test_act_hard_sigmoid_uses_alpha_and_beta(void **state)
 {
   (void)state;
@@ -186,6 +200,15 @@ static void test_act_clip_with_min_above_max_gives_max(void **state)
   // min(max(x, 2), 1) = 1 for every x.
   const float want[N] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
   check(NN_ACT_CLIP, 2.0f, 1.0f, xs, want, N, 0.0f);
+}
+
+static void test_act_clip_keeps_nan(void **state)
+{
+  (void)state;
+  const float x[1] = {NAN};
+  float y[1];
+  nn_act_forward(y, x, 1, NN_ACT_CLIP, -1.0f, 1.0f);
+  assert_true(isnan(y[0]));
 }
 
 static void test_act_abs_and_neg(void **state)
@@ -286,9 +309,10 @@ static void test_act_works_in_place(void **state)
 static void test_act_count_zero_writes_nothing(void **state)
 {
   (void)state;
-  float x = 1.0f, y = 42.0f;
-  nn_act_forward(&y, &x, 0, NN_ACT_EXP, 0.0f, 0.0f);
-  assert_float_equal(y, 42.0f, 0.0f);
+  const float x[1] = {1.0f}, want[1] = {42.0f};
+  float y[1] = {42.0f};
+  nn_act_forward(y, x, 0, NN_ACT_EXP, 0.0f, 0.0f);
+  assert_floats_near(y, want, 1, 0.0f);
 }
 
 int main(void)
@@ -303,6 +327,7 @@ int main(void)
       cmocka_unit_test(test_act_celu_uses_alpha),
       cmocka_unit_test(test_act_sigmoid_matches_definition),
       cmocka_unit_test(test_act_sigmoid_is_finite_for_huge_inputs),
+      cmocka_unit_test(test_act_sigmoid_keeps_precision_in_negative_tail),
       cmocka_unit_test(test_act_hard_sigmoid_uses_alpha_and_beta),
       cmocka_unit_test(test_act_tanh_matches_definition),
       cmocka_unit_test(test_act_tanh_saturates_for_huge_inputs),
@@ -314,6 +339,7 @@ int main(void)
       cmocka_unit_test(test_act_thresholded_relu_uses_alpha),
       cmocka_unit_test(test_act_clip_uses_alpha_as_min_and_beta_as_max),
       cmocka_unit_test(test_act_clip_with_min_above_max_gives_max),
+      cmocka_unit_test(test_act_clip_keeps_nan),
       cmocka_unit_test(test_act_abs_and_neg),
       cmocka_unit_test(test_act_exp_matches_definition),
       cmocka_unit_test(test_act_log_sqrt_reciprocal_match_definitions),

@@ -171,6 +171,22 @@ static void test_binary_broadcasts_rank3(void **state)
   assert_floats_near(y, want, 12, 0.0f);
 }
 
+static void test_binary_rank3_with_transposed_operand(void **state)
+{
+  (void)state;
+  // y[i, j, l] = a[l, j, i] - b[i, j, l] for a, b (2, 2, 2): a is read
+  // through the strides of its transpose.
+  const float a[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  const float b[8] = {0, 10, 20, 30, 40, 50, 60, 70};
+  const int dims[3] = {2, 2, 2}, as[3] = {1, 2, 4}, bs[3] = {4, 2, 1};
+  float y[8];
+  nn_binary_forward(y, a, b, NN_SUB, 3, dims, as, bs);
+  // a[l, j, i] = 4l + 2j + i.
+  const float want[8] = {0 - 0,  4 - 10, 2 - 20, 6 - 30,
+                         1 - 40, 5 - 50, 3 - 60, 7 - 70};
+  assert_floats_near(y, want, 8, 0.0f);
+}
+
 static void test_binary_prelu_broadcasts_channel_slope(void **state)
 {
   (void)state;
@@ -190,8 +206,8 @@ static void test_binary_rank0_is_one_element(void **state)
   const float a = 5.0f, b = 7.0f;
   float y[2] = {0.0f, 123.0f};
   nn_binary_forward(y, &a, &b, NN_SUB, 0, NULL, NULL, NULL);
-  assert_float_equal(y[0], -2.0f, 0.0f);
-  assert_float_equal(y[1], 123.0f, 0.0f);
+  const float want[2] = {-2.0f, 123.0f};
+  assert_floats_near(y, want, 2, 0.0f);
 }
 
 static void test_binary_empty_dim_writes_nothing(void **state)
@@ -230,6 +246,7 @@ int main(void)
       cmocka_unit_test(test_binary_general_strides),
       cmocka_unit_test(test_binary_broadcasts_column_and_row_rank2),
       cmocka_unit_test(test_binary_broadcasts_rank3),
+      cmocka_unit_test(test_binary_rank3_with_transposed_operand),
       cmocka_unit_test(test_binary_prelu_broadcasts_channel_slope),
       cmocka_unit_test(test_binary_rank0_is_one_element),
       cmocka_unit_test(test_binary_empty_dim_writes_nothing),

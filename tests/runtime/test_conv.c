@@ -193,6 +193,7 @@ static void test_conv_1x1_matches_reference(void **state)
   check_against_reference(&p, 1);
   nn_conv_params g = make(1, 6, 5, 5, 9, 1, 1, 3, 1, 1, 0, 0, 0, 0);
   check_against_reference(&g, 0);
+  check_against_reference(&g, 1);
 }
 
 static void test_conv_1x1_hand_computed(void **state)

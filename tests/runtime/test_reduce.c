@@ -4,7 +4,7 @@
  * x (2, 3, 4) = -2.5, -2.25, ..., 3.25 reduced over the non-contiguous
  * axes (0, 2), keeping axis 1, for every op; goldens from numpy (sum, mean,
  * max, min, prod, sum of squares, abs sum, sqrt of sum of squares, log of
- * sum of exp). Also: LogSum by hand, LogSumExp near 1000, the identity of
+ * sum of exp). Also: two kept axes, three reduced axes, LogSum by hand, LogSumExp near 1000, the identity of
  * each op on an empty reduced space, rank-0 kept and reduced spaces, and
  * NaN propagation of Max/Min.
  */
@@ -74,6 +74,34 @@ static void test_reduce_log_sum_exp_over_non_contiguous_axes(void **state)
                  1e-6f);
 }
 
+static void test_reduce_middle_axis_keeps_two_axes(void **state)
+{
+  (void)state;
+  // Sum over axis 1 of x (2, 3, 4): y[a, c] = sum_b ((12a + 4b + c)/4 - 2.5)
+  // = 9a + 0.75c - 4.5.
+  const int keep_dims[2] = {2, 4}, keep_strides[2] = {12, 1};
+  const int red_dims[1] = {3}, red_strides[1] = {4};
+  float y[8];
+  nn_reduce_forward(y, x234, NN_REDUCE_SUM, 2, keep_dims, keep_strides, 1,
+                    red_dims, red_strides);
+  const float want[8] = {-4.5f, -3.75f, -3.0f, -2.25f, 4.5f, 5.25f, 6.0f, 6.75f};
+  assert_floats_near(y, want, 8, 1e-6f);
+}
+
+static void test_reduce_three_axes_keeps_last(void **state)
+{
+  (void)state;
+  // x viewed as (2, 3, 2, 2), reduced over its first three axes: the
+  // even-indexed and the odd-indexed elements, (132/4 - 30) and (144/4 - 30).
+  const int keep_dims[1] = {2}, keep_strides[1] = {1};
+  const int red_dims[3] = {2, 3, 2}, red_strides[3] = {12, 4, 2};
+  float y[2];
+  nn_reduce_forward(y, x234, NN_REDUCE_SUM, 1, keep_dims, keep_strides, 3,
+                    red_dims, red_strides);
+  const float want[2] = {3.0f, 6.0f};
+  assert_floats_near(y, want, 2, 1e-6f);
+}
+
 static void test_reduce_log_sum_to_scalar(void **state)
 {
   (void)state;
@@ -83,7 +111,8 @@ static void test_reduce_log_sum_to_scalar(void **state)
   float y[1];
   nn_reduce_forward(y, x, NN_REDUCE_LOG_SUM, 0, NULL, NULL, 2, red_dims,
                     red_strides);
-  assert_float_equal(y[0], 2.302585093f, 1e-6f);
+  const float want[1] = {2.302585093f};
+  assert_floats_near(y, want, 1, 1e-6f);
 }
 
 static void test_reduce_log_sum_exp_is_stable_for_large_values(void **state)
@@ -94,7 +123,24 @@ static void test_reduce_log_sum_exp_is_stable_for_large_values(void **state)
   float y[1];
   nn_reduce_forward(y, x, NN_REDUCE_LOG_SUM_EXP, 0, NULL, NULL, 1, red_dims,
                     red_strides);
-  assert_float_equal(y[0], 1000.91758f, 1e-4f);
+  const float want[1] = {1000.91758f};
+  assert_floats_near(y, want, 1, 1e-4f);
+}
+
+static void test_reduce_log_sum_exp_of_infinities(void **state)
+{
+  (void)state;
+  // log(exp(-inf) + exp(-inf)) = -inf and log(exp(inf) + e) = inf, where
+  // subtracting the max naively would give inf - inf = NaN.
+  const float neg[2] = {-INFINITY, -INFINITY}, pos[2] = {INFINITY, 1.0f};
+  const int red_dims[1] = {2}, red_strides[1] = {1};
+  float y[1];
+  nn_reduce_forward(y, neg, NN_REDUCE_LOG_SUM_EXP, 0, NULL, NULL, 1, red_dims,
+                    red_strides);
+  assert_true(isinf(y[0]) && y[0] < 0.0f);
+  nn_reduce_forward(y, pos, NN_REDUCE_LOG_SUM_EXP, 0, NULL, NULL, 1, red_dims,
+                    red_strides);
+  assert_true(isinf(y[0]) && y[0] > 0.0f);
 }
 
 static void test_reduce_keeps_inner_axis(void **state)
@@ -119,17 +165,17 @@ static void test_reduce_empty_space_gives_identity(void **state)
   const int keep_dims[1] = {2}, keep_strides[1] = {0};
   const int red_dims[1] = {0}, red_strides[1] = {1};
   float y[2];
+  const float zeros[2] = {0.0f, 0.0f}, ones[2] = {1.0f, 1.0f};
   const nn_reduce_op zero_ops[4] = {NN_REDUCE_SUM, NN_REDUCE_SUM_SQUARE,
                                     NN_REDUCE_L1, NN_REDUCE_L2};
   for (int i = 0; i < 4; i++) {
     nn_reduce_forward(y, x, zero_ops[i], 1, keep_dims, keep_strides, 1, red_dims,
                       red_strides);
-    assert_float_equal(y[0], 0.0f, 0.0f);
-    assert_float_equal(y[1], 0.0f, 0.0f);
+    assert_floats_near(y, zeros, 2, 0.0f);
   }
   nn_reduce_forward(y, x, NN_REDUCE_PROD, 1, keep_dims, keep_strides, 1, red_dims,
                     red_strides);
-  assert_float_equal(y[0], 1.0f, 0.0f);
+  assert_floats_near(y, ones, 2, 0.0f);
   nn_reduce_forward(y, x, NN_REDUCE_MAX, 1, keep_dims, keep_strides, 1, red_dims,
                     red_strides);
   assert_true(isinf(y[0]) && y[0] < 0.0f);
@@ -184,8 +230,11 @@ int main(void)
       cmocka_unit_test_setup(test_reduce_prod_over_non_contiguous_axes, setup_x),
       cmocka_unit_test_setup(test_reduce_norms_over_non_contiguous_axes, setup_x),
       cmocka_unit_test_setup(test_reduce_log_sum_exp_over_non_contiguous_axes, setup_x),
+      cmocka_unit_test_setup(test_reduce_middle_axis_keeps_two_axes, setup_x),
+      cmocka_unit_test_setup(test_reduce_three_axes_keeps_last, setup_x),
       cmocka_unit_test(test_reduce_log_sum_to_scalar),
       cmocka_unit_test(test_reduce_log_sum_exp_is_stable_for_large_values),
+      cmocka_unit_test(test_reduce_log_sum_exp_of_infinities),
       cmocka_unit_test(test_reduce_keeps_inner_axis),
       cmocka_unit_test(test_reduce_empty_space_gives_identity),
       cmocka_unit_test(test_reduce_rank0_reduced_space_is_elementwise),
