@@ -46,6 +46,21 @@ expect 1 "compile with --batch N" verify models/flatten_dynamic.onnx models/flat
 # Tight tolerances turn a small float difference into a reported mismatch.
 expect 1 "FAIL" verify --rtol 0 --atol 0 models/activations_op13.onnx models/activations_op13/test_data_set_0
 expect 0 "max abs err" verify --rtol 0.01 models/activations_op13.onnx models/activations_op13/test_data_set_0
+# A symbolic dimension other than the batch needs --dim; the batch needs nothing.
+/usr/bin/python3 - "$tmp/symbolic.onnx" <<'PY'
+import sys
+from onnx import helper, TensorProto, save
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "width"])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "width"])
+g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "g", [x], [y])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+PY
+expect 1 "graph input 'x' dimension 1 ('width') is not fixed" compile "$tmp/symbolic.onnx" -o "$tmp/s.c"
+expect 1 "hint: give it a value with --dim width=VALUE" compile "$tmp/symbolic.onnx" -o "$tmp/s.c"
+expect 0 "" compile "$tmp/symbolic.onnx" --dim width=5 --batch 2 -o "$tmp/s.c"
+grep -q "#define SYMBOLIC_INPUT_0_SHAPE {2, 5}" "$tmp/s.h" && pass=$((pass + 1)) ||
+  { fail=$((fail + 1)); echo "FAIL: --dim/--batch did not fix the shape"; }
+
 # Two models with different --name link into one program.
 if $ONNXCC compile models/lenet5_op13.onnx --name lenet -o "$tmp/lenet.c" &&
    $ONNXCC compile models/mlp_op13.onnx --name mlp -o "$tmp/mlp.c" &&
