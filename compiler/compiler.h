@@ -35,11 +35,16 @@ typedef enum {
 typedef enum {
   T_ACTIVATION, // computed by a node at run time
   T_INPUT,      // graph input, supplied by the caller
-  T_CONST       // initializer, Constant, or folded at compile time
+  T_CONST,      // initializer, Constant, or folded at compile time
+  T_GRAD        // dL/d(another tensor), made by grad.c for training
 } TensorKind;
 
 // Storage of a tensor in generated code, decided by plan.c.
-typedef enum { S_NONE, S_ARENA, S_INPUT, S_OUTPUT, S_CONST } StorageKind;
+typedef enum {
+  S_NONE, S_ARENA, S_INPUT, S_OUTPUT, S_CONST,
+  S_PARAM,  // trainable weight: static, writable, initialised from the model
+  S_STATE   // persistent training state: optimizer moments, accumulated gradients
+} StorageKind;
 
 typedef struct Tensor Tensor;
 struct Tensor {
@@ -63,6 +68,11 @@ struct Tensor {
   int first_use, last_use; // schedule positions
   char *cname;      // identifier in generated code
   int referenced;   // emitted code reads it (set by emit_ref)
+  // Training (grad.c):
+  int trainable;    // a T_CONST weight the optimizer updates
+  int requires_grad;
+  Tensor *grad;     // its T_GRAD tensor, or NULL
+  int grad_zeroed;  // emission state: the gradient buffer has been cleared
 };
 
 typedef enum {
@@ -106,6 +116,7 @@ typedef struct {
   int64_t ir_version;
   int opset;       // of the default (ai.onnx) domain
   int eval_mode;   // compile training-mode Dropout/BatchNormalization as inference
+  int training;    // compiling a training step too (--train)
   Tensor **tensors;
   int ntensors, tensors_cap;
   Node **nodes;
@@ -193,6 +204,9 @@ char *emit_float_literal(float v, char *buf); // exact, C99, 'f' suffix
 // ops/: operator registry (ops.def lists them)
 //
 
+#define BWD_IN(i) (1u << (i))
+#define BWD_OUT(k) (1u << (16 + (k)))
+
 enum {
   OP_VIEW = 1,     // output 0 is input 0 reinterpreted: no data movement
   OP_IN_PLACE = 2, // output 0 may reuse input 0's (or 1's) buffer
@@ -210,6 +224,11 @@ struct OpDef {
   void (*emit)(Emitter *e, const Node *n);
   // Absorb a following activation (Conv, Gemm); NULL if the op cannot.
   int (*fuse_activation)(Node *n, nn_act act, float alpha, float beta);
+  // Training: accumulate dL/d(input i) into n->inputs[i]->grad (when not
+  // NULL) from n->outputs[k]->grad. NULL: the op is not differentiable here.
+  void (*emit_backward)(Emitter *e, const Node *n);
+  // The forward tensors emit_backward reads: BWD_IN(i) | BWD_OUT(k).
+  unsigned backward_reads;
   // Absorb a following per-output-channel y*scale[c] + shift[c] into the
   // constant weights (BatchNormalization folding); NULL if the op cannot.
   int (*absorb_affine)(Diag *d, Graph *g, Node *n, const float *scale,
