@@ -117,11 +117,16 @@ static int run_passes(Diag *d, Compiled *c, const char *path, const CompileOptio
     return -1;
   if (check_graph(d, g) != 0)
     return -1;
-  if (pass_drop_identities(d, g) != 0 || pass_fold_batchnorm(d, g) != 0 ||
-      pass_matmul_add_to_gemm(d, g) != 0 || pass_fuse_activations(d, g) != 0)
+  // Training keeps BatchNormalization and activations as their own nodes,
+  // so every trainable tensor is an initializer of the model, by name.
+  g->training = opt->train.enabled;
+  if (pass_drop_identities(d, g) != 0 || (!g->training && pass_fold_batchnorm(d, g) != 0) ||
+      pass_matmul_add_to_gemm(d, g) != 0 || (!g->training && pass_fuse_activations(d, g) != 0))
     return -1;
   pass_remove_dead(g);
-  return plan_graph(d, g, &c->mem);
+  if (g->training && grad_build(d, g, &opt->train, &c->train) != 0)
+    return -1;
+  return plan_graph(d, g, g->training ? &c->train : NULL, &c->mem);
 }
 
 int compile_load(Diag *d, const char *path, const CompileOptions *opt, Compiled *out)
@@ -143,6 +148,7 @@ int compile_load(Diag *d, const char *path, const CompileOptions *opt, Compiled 
 
 void compiled_free(Compiled *c)
 {
+  train_info_free(&c->train);
   graph_free(c->g);
   free(c->name);
   memset(c, 0, sizeof *c);

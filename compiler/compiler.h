@@ -73,6 +73,7 @@ struct Tensor {
   int requires_grad;
   Tensor *grad;     // its T_GRAD tensor, or NULL
   int grad_zeroed;  // emission state: the gradient buffer has been cleared
+  int persistent;   // lives across calls (optimizer state, accumulated gradients)
 };
 
 typedef enum {
@@ -229,6 +230,8 @@ struct OpDef {
   void (*emit_backward)(Emitter *e, const Node *n);
   // The forward tensors emit_backward reads: BWD_IN(i) | BWD_OUT(k).
   unsigned backward_reads;
+  // Inputs that may be trainable weights when they are initializers: BWD_IN(i).
+  unsigned trainable_inputs;
   // Absorb a following per-output-channel y*scale[c] + shift[c] into the
   // constant weights (BatchNormalization folding); NULL if the op cannot.
   int (*absorb_affine)(Diag *d, Graph *g, Node *n, const float *scale,
@@ -312,6 +315,38 @@ void pass_remove_dead(Graph *g);
 void graph_count_uses(Graph *g);
 
 //
+// grad.c: what training needs: trainable weights, gradients, the loss
+//
+
+enum { OPT_SGD, OPT_MOMENTUM, OPT_ADAM, OPT_ADAMW };
+
+typedef struct {
+  int enabled;             // --train
+  int optimizer;           // OPT_*
+  const char *trainable;   // --trainable: names, "last:N", or NULL for all
+  int accumulate;          // --accumulate K (>= 1)
+} TrainOptions;
+
+typedef struct {
+  Tensor *logits;          // (batch, classes): what the loss reads
+  Node *final_softmax;     // the Softmax/LogSoftmax the loss replaces, or NULL
+  int batch, classes;
+  Tensor **params;         // trainable weights, in first-use order
+  Tensor **moments;        // per param two optimizer-state tensors (or NULL)
+  int nparams;
+  int forward_steps;       // live forward nodes (schedule positions 0..F-1)
+  TrainOptions opt;
+} TrainInfo;
+
+// Marks trainable weights and what requires a gradient, creates the
+// gradient tensors; runs after the passes, before plan_graph().
+int grad_build(Diag *d, Graph *g, const TrainOptions *opt, TrainInfo *ti);
+void train_info_free(TrainInfo *ti);
+// Schedule positions of the training step: forward node k at k, the loss
+// at F, node k's backward at 2F - k, the optimizer at 2F + 1.
+int grad_backward_step(const TrainInfo *ti, int forward_position);
+
+//
 // plan.c: the static memory plan
 //
 
@@ -335,9 +370,15 @@ int64_t plan_lower_bound(const Plan *p); // max bytes simultaneously live
 
 typedef struct {
   int64_t arena_bytes, lower_bound, weight_bytes;
+  // Training builds: bytes per category (sums of buffer sizes, before reuse).
+  int64_t param_bytes;      // trainable weights, static and writable
+  int64_t activation_bytes; // forward tensors in the arena
+  int64_t grad_bytes;       // gradient buffers in the arena
+  int64_t state_bytes;      // optimizer state, persistent in the arena
 } MemoryPlan;
 
-int plan_graph(Diag *d, Graph *g, MemoryPlan *mp);
+// ti is NULL for inference-only builds.
+int plan_graph(Diag *d, Graph *g, const TrainInfo *ti, MemoryPlan *mp);
 
 //
 // compile.c: the driver that runs the passes in order
@@ -348,6 +389,7 @@ typedef struct {
   int batch;               // value for a symbolic batch dimension (default 1)
   int eval_mode;           // --eval: training-mode nodes get inference semantics
   int arena_caller;        // --arena caller: run() takes the workspace
+  TrainOptions train;      // --train and its options
   int ndims;               // --dim NAME=VALUE bindings
   const char *dim_names[16];
   int64_t dim_values[16];
@@ -361,6 +403,7 @@ typedef struct {
   MemoryPlan mem;
   char *name;              // C identifier used
   int arena_caller;        // the caller owns the arena (a workspace argument)
+  TrainInfo train;         // filled when compiling with --train
 } Compiled;
 
 int compile_load(Diag *d, const char *path, const CompileOptions *opt,

@@ -139,23 +139,26 @@ static Tensor *root_of(Tensor *t)
   return t;
 }
 
-static int in_arena(const Tensor *t)
+// Forward tensors the arena holds. A training build keeps its graph
+// outputs there too (the training step has no output buffers); run()
+// copies them out.
+static int in_arena(const Graph *g, const Tensor *t)
 {
-  return t->kind == T_ACTIVATION && t->output_index < 0;
+  return t->kind == T_ACTIVATION && (t->output_index < 0 || g->training);
 }
 
 // Reuse the buffer of an input that dies at this step, for elementwise ops.
-static void try_in_place(Node *n, int step)
+static void try_in_place(const Graph *g, Node *n, int step)
 {
   Tensor *out = n->outputs[0];
-  if (!in_arena(out) || n->ninputs > 2)
+  if (!in_arena(g, out) || n->ninputs > 2)
     return;
   for (int i = 0; i < n->ninputs; i++) {
     Tensor *in = n->inputs[i];
     if (!in || !shape_equal(in, out) || in->dtype != out->dtype)
       continue;
     Tensor *root = root_of(in);
-    if (!in_arena(root) || root->last_use != step)
+    if (!in_arena(g, root) || root->last_use != step)
       continue;
     out->alias = in;
     if (out->last_use > root->last_use)
@@ -214,7 +217,9 @@ static int64_t referenced_weight_bytes(Graph *g)
   int64_t bytes = 0;
   for (int i = 0; i < g->ntensors; i++) {
     Tensor *t = g->tensors[i];
-    if (t->storage != S_CONST || t->alias)
+    if ((t->storage != S_CONST && t->storage != S_PARAM) || t->alias)
+      continue;
+    if (t->storage == S_PARAM) // counted apart, as trainable weights
       continue;
     if (scratch && !t->referenced) {
       t->storage = S_NONE;
@@ -225,7 +230,62 @@ static int64_t referenced_weight_bytes(Graph *g)
   return bytes;
 }
 
-int plan_graph(Diag *d, Graph *g, MemoryPlan *mp)
+static void extend(Tensor *t, int step)
+{
+  if (!t)
+    return;
+  if (t->first_use < 0 || step < t->first_use)
+    t->first_use = step;
+  if (step > t->last_use)
+    t->last_use = step;
+}
+
+// Training lifetimes: the loss reads the logits and writes their gradient;
+// node k's backward (step 2F - k) reads its outputs' gradients and what
+// backward_reads names, and writes its inputs' gradients; the optimizer
+// (step 2F + 1) reads every weight gradient. Optimizer state lives always.
+static void training_lifetimes(Graph *g, const TrainInfo *ti)
+{
+  int F = ti->forward_steps, last = 2 * F + 1;
+  extend(ti->logits, F);
+  extend(ti->logits->grad, F);
+  for (int i = 0, k = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->dead)
+      continue;
+    int position = k++;
+    if (n == ti->final_softmax || !n->outputs[0] || !n->outputs[0]->requires_grad)
+      continue;
+    int step = grad_backward_step(ti, position);
+    for (int o = 0; o < n->noutputs; o++)
+      if (n->outputs[o]) {
+        extend(n->outputs[o]->grad, step);
+        if (n->op->backward_reads & BWD_OUT(o))
+          extend(n->outputs[o], step);
+      }
+    for (int in = 0; in < n->ninputs; in++)
+      if (n->inputs[in]) {
+        extend(n->inputs[in]->grad, step);
+        if (n->op->backward_reads & BWD_IN(in))
+          extend(n->inputs[in], step);
+      }
+  }
+  for (int p = 0; p < ti->nparams; p++) {
+    Tensor *w = ti->params[p];
+    extend(w->grad, last);
+    if (ti->opt.accumulate > 1) { // accumulated across calls
+      w->grad->persistent = 1;
+      extend(w->grad, 0);
+    }
+    for (int m = 0; m < 2; m++)
+      if (ti->moments[2 * p + m]) {
+        extend(ti->moments[2 * p + m], 0);
+        extend(ti->moments[2 * p + m], last);
+      }
+  }
+}
+
+int plan_graph(Diag *d, Graph *g, const TrainInfo *ti, MemoryPlan *mp)
 {
   (void)d;
   graph_count_uses(g);
@@ -254,23 +314,26 @@ int plan_graph(Diag *d, Graph *g, MemoryPlan *mp)
       }
     steps++;
   }
+  if (ti)
+    training_lifetimes(g, ti);
   // Pass 2: views and in-place reuse, in schedule order.
   for (int i = 0, step = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     if (n->dead)
       continue;
     Tensor *out = n->outputs[0];
-    if (out && (n->op->flags & OP_VIEW) && in_arena(out) && n->inputs[0]) {
+    if (out && (n->op->flags & OP_VIEW) && in_arena(g, out) && n->inputs[0]) {
       out->alias = n->inputs[0];
       Tensor *root = root_of(out);
       if (out->last_use > root->last_use)
         root->last_use = out->last_use;
     } else if (out && (n->op->flags & OP_IN_PLACE)) {
-      try_in_place(n, step);
+      try_in_place(g, n, step);
     }
     step++;
   }
   // Pass 3: storage for every root; arena buffers for activations.
+  memset(mp, 0, sizeof *mp);
   Plan plan;
   plan_init(&plan, 16);
   int serial = 0;
@@ -285,19 +348,28 @@ int plan_graph(Diag *d, Graph *g, MemoryPlan *mp)
       t->storage = S_INPUT;
       snprintf(buf, sizeof buf, "inputs[%d]", t->input_index);
       t->cname = xstrdup(buf);
-    } else if (t->kind == T_ACTIVATION && t->output_index >= 0) {
+    } else if (t->kind == T_ACTIVATION && t->output_index >= 0 && !g->training) {
       t->storage = S_OUTPUT;
       snprintf(buf, sizeof buf, "outputs[%d]", t->output_index);
       t->cname = xstrdup(buf);
     } else if (t->kind == T_CONST) {
       if ((t->nuses > 0 || t->output_index >= 0) && t->dtype == DT_FLOAT) {
-        t->storage = S_CONST;
+        t->storage = t->trainable ? S_PARAM : S_CONST;
         assign_cname(g, t, "w_", &serial);
+        if (t->trainable)
+          mp->param_bytes += tensor_count(t) * 4;
       }
     } else if (t->first_use >= 0) {
       t->storage = S_ARENA;
-      assign_cname(g, t, "t_", &serial);
-      buffer_of[i] = plan_add(&plan, tensor_count(t) * 4, t->first_use, t->last_use);
+      int64_t bytes = tensor_count(t) * 4;
+      assign_cname(g, t, t->kind == T_GRAD ? (t->persistent ? "s_" : "d_") : "t_", &serial);
+      buffer_of[i] = plan_add(&plan, bytes, t->first_use, t->last_use);
+      if (t->kind == T_ACTIVATION)
+        mp->activation_bytes += bytes;
+      else if (t->persistent)
+        mp->state_bytes += bytes;
+      else
+        mp->grad_bytes += bytes;
     }
   }
   plan_solve(&plan);

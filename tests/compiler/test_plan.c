@@ -86,7 +86,7 @@ static void test_plan_graph_views_and_in_place(void **state)
   diag_init(&d, "test.onnx");
   assert_int_equal(check_graph(&d, g), 0);
   MemoryPlan mp;
-  assert_int_equal(plan_graph(&d, g, &mp), 0);
+  assert_int_equal(plan_graph(&d, g, NULL, &mp), 0);
   Tensor *a = graph_find_tensor(g, "a"), *r = graph_find_tensor(g, "r");
   Tensor *v = graph_find_tensor(g, "v");
   assert_ptr_equal(r->alias, a);
