@@ -189,13 +189,18 @@ void diag_note(Diag *d, const char *fmt, ...) // indented "  hint: ..." line
 
 typedef struct {
   FILE *out;
-  const char *name;   // model identifier (lower case)
+  const char *name;   // model identifier, as given
   Graph *g;
+  const char *upper;  // the identifier upper-cased, for macros
 } Emitter;
 
 void emitf(Emitter *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *emit_ref(const Tensor *t);         // C expression for t's data
+// t's data if the op's backward_reads lists it (else "NULL"), for backward calls.
+const char *emit_saved(const Node *n, const Tensor *t);
+// t's gradient buffer, or "NULL" when t needs no gradient.
+const char *emit_grad(const Tensor *t);
 const char *emit_act_name(nn_act act);         // "NN_ACT_RELU"
 // "    static const int cname[count] = {...};" inside an open block.
 void emit_int_array(Emitter *e, const char *cname, const int *v, int count);
@@ -230,6 +235,8 @@ struct OpDef {
   void (*emit_backward)(Emitter *e, const Node *n);
   // The forward tensors emit_backward reads: BWD_IN(i) | BWD_OUT(k).
   unsigned backward_reads;
+  // When emit_backward covers only some uses of the op; NULL: all.
+  int (*can_backward)(const Node *n);
   // Inputs that may be trainable weights when they are initializers: BWD_IN(i).
   unsigned trainable_inputs;
   // Absorb a following per-output-channel y*scale[c] + shift[c] into the
@@ -409,6 +416,9 @@ typedef struct {
 int compile_load(Diag *d, const char *path, const CompileOptions *opt,
                  Compiled *out);
 int emit_c(Diag *d, Compiled *c, FILE *src, FILE *hdr, const char *header_name);
+// emit_train.c: the --train additions to the header and the source.
+void emit_train_header(Emitter *e, const Compiled *c, const char *NAME);
+void emit_train_step(Emitter *e, const Compiled *c);
 void compiled_free(Compiled *c);
 
 //

@@ -182,7 +182,7 @@ int grad_build(Diag *d, Graph *g, const TrainOptions *opt, TrainInfo *ti)
       rg |= n->inputs[k] && n->inputs[k]->requires_grad;
     if (!rg)
       continue;
-    if (!n->op->emit_backward) {
+    if (!n->op->emit_backward || (n->op->can_backward && !n->op->can_backward(n))) {
       diag_node(d, n, "has no backward pass, and trainable weights lie below it");
       diag_note(d, "train only the layers after it with --trainable (e.g. --trainable last:1)");
       rc = -1;

@@ -25,6 +25,11 @@ static const char usage[] =
     "  --arena static|caller  where the activations live: one static array in the\n"
     "                       generated file (default), or a workspace the caller\n"
     "                       passes to run() (re-entrant)\n"
+    "  --train              also emit NAME_train_step(): loss, backward, update\n"
+    "  --optimizer O        sgd (default), momentum, adam or adamw\n"
+    "  --trainable LIST     initializer or layer names, comma-separated, or last:N\n"
+    "                       (default: every weight)\n"
+    "  --accumulate K       average gradients over K calls per update (default 1)\n"
     "  --eval               compile training-mode Dropout/BatchNormalization as\n"
     "                       model.eval() would (identity, running statistics)\n"
     "  --rtol R --atol A    verify tolerances (default 1e-3 and 1e-5)\n"
@@ -202,11 +207,12 @@ int main(int argc, char **argv)
       continue;
     }
     static const char *const valued[] = {"-o", "--name", "--batch", "--dim", "--bind", "--arena",
+                                         "--optimizer", "--trainable", "--accumulate",
                                          "--rtol", "--atol", "--cc", NULL};
     int takes_value = 0;
     for (const char *const *opt_name = valued; *opt_name; opt_name++)
       takes_value |= !strcmp(a, *opt_name);
-    if (!takes_value && strcmp(a, "--keep") && strcmp(a, "--eval"))
+    if (!takes_value && strcmp(a, "--keep") && strcmp(a, "--eval") && strcmp(a, "--train"))
       return bad_usage("unknown option '%s'", a);
     if (takes_value && !next)
       return bad_usage("option %s needs a value", a);
@@ -251,6 +257,24 @@ int main(int argc, char **argv)
     } else if (!strcmp(a, "--eval")) {
       opt.eval_mode = 1;
       continue;
+    } else if (!strcmp(a, "--train")) {
+      opt.train.enabled = 1;
+      continue;
+    } else if (!strcmp(a, "--optimizer")) {
+      static const char *const names[] = {"sgd", "momentum", "adam", "adamw"};
+      int found = -1;
+      for (int k = 0; k < 4; k++)
+        if (!strcmp(next, names[k]))
+          found = k;
+      if (found < 0)
+        return bad_usage("--optimizer is sgd, momentum, adam or adamw, got '%s'", next);
+      opt.train.optimizer = found;
+    } else if (!strcmp(a, "--trainable")) {
+      opt.train.trainable = next;
+    } else if (!strcmp(a, "--accumulate")) {
+      if (parse_int(next, 1, 1 << 20, &v) != 0)
+        return bad_usage("--accumulate needs a positive integer, got '%s'", next);
+      opt.train.accumulate = (int)v;
     } else {
       return bad_usage("unknown option '%s'", a);
     }

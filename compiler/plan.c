@@ -203,7 +203,7 @@ const char *emit_ref(const Tensor *t)
 static int64_t referenced_weight_bytes(Graph *g)
 {
   FILE *scratch = tmpfile();
-  Emitter e = {scratch, "scratch", g};
+  Emitter e = {scratch, "scratch", g, "SCRATCH"};
   for (int i = 0; i < g->ntensors; i++)
     g->tensors[i]->referenced = 0;
   for (int i = 0; i < g->nnodes && scratch; i++)

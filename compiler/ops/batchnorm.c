@@ -99,10 +99,8 @@ static int64_t spatial_size(const Tensor *x)
   return size;
 }
 
-static void batchnorm_emit(Emitter *e, const Node *n)
+static void emit_scale_shift(Emitter *e, const BatchNormParams *p)
 {
-  const BatchNormParams *p = n->params;
-  const Tensor *x = n->inputs[0];
   char lit[32];
   emitf(e, "  {\n    static const float scale[%d] = {", p->channels);
   for (int i = 0; i < p->channels; i++)
@@ -110,8 +108,29 @@ static void batchnorm_emit(Emitter *e, const Node *n)
   emitf(e, "};\n    static const float shift[%d] = {", p->channels);
   for (int i = 0; i < p->channels; i++)
     emitf(e, "%s%s", i ? ", " : "", emit_float_literal(p->shift[i], lit));
-  emitf(e, "};\n    nn_channel_affine_forward(%s, %s, scale, shift, %lld, %d, %lld);\n  }\n",
+  emitf(e, "};\n");
+}
+
+static void batchnorm_emit(Emitter *e, const Node *n)
+{
+  const BatchNormParams *p = n->params;
+  const Tensor *x = n->inputs[0];
+  emit_scale_shift(e, p);
+  emitf(e, "    nn_channel_affine_forward(%s, %s, scale, shift, %lld, %d, %lld);\n  }\n",
         emit_ref(n->outputs[0]), emit_ref(x), (long long)x->dims[0], p->channels,
+        (long long)spatial_size(x));
+}
+
+// Frozen statistics: y = x * scale + shift, so dx += dy * scale.
+static void batchnorm_backward(Emitter *e, const Node *n)
+{
+  const BatchNormParams *p = n->params;
+  const Tensor *x = n->inputs[0];
+  if (!x->grad)
+    return;
+  emit_scale_shift(e, p);
+  emitf(e, "    (void)shift;\n    nn_channel_affine_backward(%s, %s, scale, %lld, %d, %lld);\n  }\n",
+        emit_grad(x), emit_grad(n->outputs[0]), (long long)x->dims[0], p->channels,
         (long long)spatial_size(x));
 }
 
@@ -135,5 +154,6 @@ const OpDef op_BatchNormalization = {.name = "BatchNormalization",
                                      .check = batchnorm_check,
                                      .fold = batchnorm_fold,
                                      .emit = batchnorm_emit,
+                                     .emit_backward = batchnorm_backward,
                                      .macs = batchnorm_macs,
                                      .flags = OP_IN_PLACE};

@@ -250,15 +250,49 @@ static void binary_emit(Emitter *e, const Node *n)
   }
 }
 
-#define BINARY_OP(NAME, FLAGS)                                                 \
-  const OpDef op_##NAME = {.name = #NAME, .check = binary_check, .fold = binary_fold, .emit = binary_emit, .flags = FLAGS};
-BINARY_OP(Add, OP_IN_PLACE)
-BINARY_OP(Sub, OP_IN_PLACE)
-BINARY_OP(Mul, OP_IN_PLACE)
-BINARY_OP(Div, OP_IN_PLACE)
-BINARY_OP(Pow, OP_IN_PLACE)
-BINARY_OP(PRelu, OP_IN_PLACE)
-BINARY_OP(Sum, OP_IN_PLACE)
-BINARY_OP(Mean, OP_IN_PLACE)
-BINARY_OP(Min, OP_IN_PLACE)
-BINARY_OP(Max, OP_IN_PLACE)
+// da += dy * dy/da, db += dy * dy/db, each summed over the dims it broadcast.
+static void binary_backward(Emitter *e, const Node *n)
+{
+  const BinaryDef *def = find_def(n->op_type);
+  const Tensor *a = n->inputs[0], *b = node_input(n, 1), *y = n->outputs[0];
+  if (!b) { // Sum or Mean of one input: the identity
+    if (a->grad)
+      emitf(e, "  nn_add(%s, %s, %lld);\n", emit_grad(a), emit_grad(y), (long long)tensor_count(y));
+    return;
+  }
+  int dims[MAX_RANK], as[MAX_RANK], bs[MAX_RANK];
+  Tensor view = b_view(n);
+  int rank = binary_layout(a, &view, y, dims, as, bs);
+  emit_open_block(e, n);
+  emit_int_array(e, "dims", dims, rank);
+  emit_int_array(e, "a_strides", as, rank);
+  emit_int_array(e, "b_strides", bs, rank);
+  emitf(e, "    nn_binary_backward(%s, %s, %s, %s, %s, %s, %s, %d, dims, a_strides, b_strides);\n",
+        emit_grad(a), emit_grad(b), emit_grad(y), emit_saved(n, a), emit_saved(n, b),
+        emit_saved(n, y), binop_name(def->binop), rank);
+  emit_close_block(e);
+}
+
+// Variadic forms differentiate with up to two operands; Mean not at all.
+static int binary_can_backward(const Node *n)
+{
+  const BinaryDef *def = find_def(n->op_type);
+  return n->ninputs <= 2 && strcmp(def->op, "Mean") != 0;
+}
+
+#define BINARY_OP(NAME, READS)                                                 \
+  const OpDef op_##NAME = {.name = #NAME, .check = binary_check, .fold = binary_fold,           \
+                           .emit = binary_emit, .emit_backward = binary_backward,               \
+                           .backward_reads = READS, .can_backward = binary_can_backward,        \
+                           .trainable_inputs = BWD_IN(0) | BWD_IN(1), .flags = OP_IN_PLACE};
+#define OPERANDS (BWD_IN(0) | BWD_IN(1))
+BINARY_OP(Add, 0)
+BINARY_OP(Sub, 0)
+BINARY_OP(Mul, OPERANDS)
+BINARY_OP(Div, OPERANDS | BWD_OUT(0))
+BINARY_OP(Pow, OPERANDS | BWD_OUT(0))
+BINARY_OP(PRelu, OPERANDS)
+BINARY_OP(Sum, 0)
+BINARY_OP(Mean, 0)
+BINARY_OP(Min, OPERANDS)
+BINARY_OP(Max, OPERANDS)

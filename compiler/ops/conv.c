@@ -70,10 +70,8 @@ static int conv_check(Diag *d, Graph *g, Node *n)
   return 0;
 }
 
-static void conv_emit(Emitter *e, const Node *n)
+static void emit_params(Emitter *e, const nn_conv_params *p)
 {
-  const nn_conv_params *p = n->params;
-  const Tensor *b = node_input(n, 2);
   char aa[32], ab[32];
   emitf(e, "  {\n    static const nn_conv_params p = {.n = %d, .c = %d, .h = %d, .w = %d, "
            ".m = %d, .kh = %d, .kw = %d, .oh = %d, .ow = %d,\n"
@@ -82,8 +80,23 @@ static void conv_emit(Emitter *e, const Node *n)
         p->n, p->c, p->h, p->w, p->m, p->kh, p->kw, p->oh, p->ow, p->group, p->stride_h,
         p->stride_w, p->dil_h, p->dil_w, p->pad_t, p->pad_l, emit_act_name(p->act),
         emit_float_literal(p->act_alpha, aa), emit_float_literal(p->act_beta, ab));
+}
+
+static void conv_emit(Emitter *e, const Node *n)
+{
+  const Tensor *b = node_input(n, 2);
+  emit_params(e, n->params);
   emitf(e, "    nn_conv_forward(%s, %s, %s, %s, &p);\n  }\n", emit_ref(n->outputs[0]),
         emit_ref(n->inputs[0]), emit_ref(n->inputs[1]), b ? emit_ref(b) : "NULL");
+}
+
+// dX += dY correlated back through W, dW += dY x X, dB += dY summed.
+static void conv_backward(Emitter *e, const Node *n)
+{
+  const Tensor *x = n->inputs[0], *w = n->inputs[1], *b = node_input(n, 2);
+  emit_params(e, n->params);
+  emitf(e, "    nn_conv_backward(%s, %s, %s, %s, %s, %s, &p);\n  }\n", emit_grad(x), emit_grad(w),
+        emit_grad(b), emit_grad(n->outputs[0]), emit_saved(n, x), emit_saved(n, w));
 }
 
 static int conv_fold(Diag *d, Graph *g, Node *n)
@@ -140,5 +153,8 @@ const OpDef op_Conv = {.name = "Conv",
                        .fold = conv_fold,
                        .emit = conv_emit,
                        .fuse_activation = conv_fuse,
+                       .emit_backward = conv_backward,
+                       .backward_reads = BWD_IN(0) | BWD_IN(1),
+                       .trainable_inputs = BWD_IN(1) | BWD_IN(2),
                        .absorb_affine = conv_absorb,
                        .macs = conv_macs};

@@ -184,6 +184,25 @@ static void unary_emit(Emitter *e, const Node *n)
         emit_float_literal(p->alpha, a), emit_float_literal(p->beta, b));
 }
 
+// dx += act'(x) * dy, from x or y as backward_reads says.
+static void unary_backward(Emitter *e, const Node *n)
+{
+  const UnaryParams *p = n->params;
+  const Tensor *x = n->inputs[0], *y = n->outputs[0];
+  char a[32], b[32];
+  if (!x->grad)
+    return;
+  emitf(e, "  nn_act_backward(%s, %s, %s, %s, %lld, %s, %s, %s);\n", emit_grad(x), emit_grad(y),
+        emit_saved(n, x), emit_saved(n, y), (long long)tensor_count(y), emit_act_name(p->act),
+        emit_float_literal(p->alpha, a), emit_float_literal(p->beta, b));
+}
+
+static int unary_can_backward(const Node *n)
+{
+  const UnaryParams *p = n->params;
+  return !p->runtime_bounds;
+}
+
 int activation_of(const Node *n, nn_act *act, float *alpha, float *beta)
 {
   if (!n->op || n->op->check != unary_check || !n->params)
@@ -197,16 +216,21 @@ int activation_of(const Node *n, nn_act *act, float *alpha, float *beta)
   return 1;
 }
 
-#define UNARY_OP(NAME)                                                         \
-  const OpDef op_##NAME = {.name = #NAME, .check = unary_check, .fold = unary_fold, .emit = unary_emit, .flags = OP_IN_PLACE};
-UNARY_OP(Relu)
+// Relu, Sigmoid and Tanh differentiate from their output, the rest from their input.
+#define UNARY_OP_READING(NAME, READS)                                          \
+  const OpDef op_##NAME = {.name = #NAME, .check = unary_check, .fold = unary_fold,             \
+                           .emit = unary_emit, .emit_backward = unary_backward,                 \
+                           .backward_reads = READS, .can_backward = unary_can_backward,         \
+                           .flags = OP_IN_PLACE};
+#define UNARY_OP(NAME) UNARY_OP_READING(NAME, BWD_IN(0))
+UNARY_OP_READING(Relu, BWD_OUT(0))
 UNARY_OP(LeakyRelu)
 UNARY_OP(Elu)
 UNARY_OP(Selu)
 UNARY_OP(Celu)
-UNARY_OP(Sigmoid)
+UNARY_OP_READING(Sigmoid, BWD_OUT(0))
 UNARY_OP(HardSigmoid)
-UNARY_OP(Tanh)
+UNARY_OP_READING(Tanh, BWD_OUT(0))
 UNARY_OP(Softplus)
 UNARY_OP(Softsign)
 UNARY_OP(HardSwish)

@@ -62,10 +62,8 @@ static int gemm_fold(Diag *d, Graph *g, Node *n)
   return 0;
 }
 
-static void gemm_emit(Emitter *e, const Node *n)
+static void emit_params(Emitter *e, const nn_gemm_params *p)
 {
-  const nn_gemm_params *p = n->params;
-  const Tensor *c = node_input(n, 2);
   char alpha[32], beta[32], aa[32], ab[32];
   emitf(e, "  {\n    static const nn_gemm_params p = {.m = %d, .n = %d, .k = %d, "
            ".trans_a = %d, .trans_b = %d,\n"
@@ -75,8 +73,24 @@ static void gemm_emit(Emitter *e, const Node *n)
         emit_float_literal(p->beta, beta), p->c_row_stride, p->c_col_stride,
         emit_act_name(p->act), emit_float_literal(p->act_alpha, aa),
         emit_float_literal(p->act_beta, ab));
+}
+
+static void gemm_emit(Emitter *e, const Node *n)
+{
+  const Tensor *c = node_input(n, 2);
+  emit_params(e, n->params);
   emitf(e, "    nn_gemm_forward(%s, %s, %s, %s, &p);\n  }\n", emit_ref(n->outputs[0]),
         emit_ref(n->inputs[0]), emit_ref(n->inputs[1]), c ? emit_ref(c) : "NULL");
+}
+
+// dA += alpha dY op(B)^T (transposed back), dB likewise, dC += beta dY summed
+// over C's broadcast dims.
+static void gemm_backward(Emitter *e, const Node *n)
+{
+  const Tensor *a = n->inputs[0], *b = n->inputs[1], *c = node_input(n, 2);
+  emit_params(e, n->params);
+  emitf(e, "    nn_gemm_backward(%s, %s, %s, %s, %s, %s, &p);\n  }\n", emit_grad(a), emit_grad(b),
+        emit_grad(c), emit_grad(n->outputs[0]), emit_saved(n, a), emit_saved(n, b));
 }
 
 static int gemm_fuse(Node *n, nn_act act, float alpha, float beta)
@@ -136,5 +150,8 @@ const OpDef op_Gemm = {.name = "Gemm",
                        .fold = gemm_fold,
                        .emit = gemm_emit,
                        .fuse_activation = gemm_fuse,
+                       .emit_backward = gemm_backward,
+                       .backward_reads = BWD_IN(0) | BWD_IN(1),
+                       .trainable_inputs = BWD_IN(0) | BWD_IN(1) | BWD_IN(2),
                        .absorb_affine = gemm_absorb,
                        .macs = gemm_macs};

@@ -116,6 +116,20 @@ static void matmul_emit(Emitter *e, const Node *n)
   emit_close_block(e);
 }
 
+// dA += dY B^T, dB += A^T dY per batch, broadcast batches accumulating.
+static void matmul_backward(Emitter *e, const Node *n)
+{
+  const MatMulParams *p = n->params;
+  const Tensor *a = n->inputs[0], *b = n->inputs[1];
+  emit_open_block(e, n);
+  emit_int_array(e, "a_offsets", p->a_offsets, p->batch);
+  emit_int_array(e, "b_offsets", p->b_offsets, p->batch);
+  emitf(e, "    nn_matmul_backward(%s, %s, %s, %s, %s, %d, a_offsets, b_offsets, %d, %d, %d);\n",
+        emit_grad(a), emit_grad(b), emit_grad(n->outputs[0]), emit_saved(n, a), emit_saved(n, b),
+        p->batch, p->m, p->n, p->k);
+  emit_close_block(e);
+}
+
 static int64_t matmul_macs(const Node *n)
 {
   const MatMulParams *p = n->params;
@@ -126,4 +140,7 @@ const OpDef op_MatMul = {.name = "MatMul",
                          .check = matmul_check,
                          .fold = matmul_fold,
                          .emit = matmul_emit,
+                         .emit_backward = matmul_backward,
+                         .backward_reads = BWD_IN(0) | BWD_IN(1),
+                         .trainable_inputs = BWD_IN(0) | BWD_IN(1),
                          .macs = matmul_macs};

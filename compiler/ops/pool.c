@@ -63,25 +63,48 @@ static int pool_check(Diag *d, Graph *g, Node *n)
   return 0;
 }
 
-static void pool_emit(Emitter *e, const Node *n)
+static void emit_params(Emitter *e, const nn_pool_params *p)
 {
-  const nn_pool_params *p = n->params;
   emitf(e, "  {\n    static const nn_pool_params p = {.n = %d, .c = %d, .h = %d, .w = %d, "
            ".oh = %d, .ow = %d, .kh = %d, .kw = %d,\n        .stride_h = %d, .stride_w = %d, "
            ".dil_h = %d, .dil_w = %d, .pad_t = %d, .pad_l = %d, .pad_b = %d, .pad_r = %d,\n"
            "        .count_include_pad = %d};\n",
         p->n, p->c, p->h, p->w, p->oh, p->ow, p->kh, p->kw, p->stride_h, p->stride_w, p->dil_h,
         p->dil_w, p->pad_t, p->pad_l, p->pad_b, p->pad_r, p->count_include_pad);
-  emitf(e, "    nn_%s_forward(%s, %s, &p);\n  }\n",
-        strcmp(n->op_type, "MaxPool") ? "avgpool" : "maxpool", emit_ref(n->outputs[0]),
-        emit_ref(n->inputs[0]));
+}
+
+static int is_max(const Node *n)
+{
+  return !strcmp(n->op_type, "MaxPool") || !strcmp(n->op_type, "GlobalMaxPool");
+}
+
+static void pool_emit(Emitter *e, const Node *n)
+{
+  emit_params(e, n->params);
+  emitf(e, "    nn_%s_forward(%s, %s, &p);\n  }\n", is_max(n) ? "maxpool" : "avgpool",
+        emit_ref(n->outputs[0]), emit_ref(n->inputs[0]));
+}
+
+// Max: dY goes to the window's (first) maximum. Average: dY / divisor to
+// every position the divisor counted.
+static void pool_backward(Emitter *e, const Node *n)
+{
+  const Tensor *x = n->inputs[0];
+  if (!x->grad)
+    return;
+  emit_params(e, n->params);
+  if (is_max(n))
+    emitf(e, "    nn_maxpool_backward(%s, %s, %s, &p);\n  }\n", emit_grad(x),
+          emit_grad(n->outputs[0]), emit_saved(n, x));
+  else
+    emitf(e, "    nn_avgpool_backward(%s, %s, &p);\n  }\n", emit_grad(x), emit_grad(n->outputs[0]));
 }
 
 static int pool_fold(Diag *d, Graph *g, Node *n)
 {
   (void)d, (void)g;
   float *y = const_alloc(n->outputs[0]);
-  if (strcmp(n->op_type, "MaxPool"))
+  if (!is_max(n))
     nn_avgpool_forward(y, n->inputs[0]->data, n->params);
   else
     nn_maxpool_forward(y, n->inputs[0]->data, n->params);
@@ -114,9 +137,25 @@ static void global_emit(Emitter *e, const Node *n)
 {
   const Tensor *x = n->inputs[0];
   int64_t count = x->dims[0] * x->dims[1];
-  emitf(e, "  nn_global_%s_forward(%s, %s, %lld, %lld);\n",
-        strcmp(n->op_type, "GlobalMaxPool") ? "avgpool" : "maxpool", emit_ref(n->outputs[0]),
-        emit_ref(x), (long long)count, (long long)(tensor_count(x) / (count ? count : 1)));
+  emitf(e, "  nn_global_%s_forward(%s, %s, %lld, %lld);\n", is_max(n) ? "maxpool" : "avgpool",
+        emit_ref(n->outputs[0]), emit_ref(x), (long long)count,
+        (long long)(tensor_count(x) / (count ? count : 1)));
+}
+
+static void global_backward(Emitter *e, const Node *n)
+{
+  const Tensor *x = n->inputs[0];
+  int64_t count = x->dims[0] * x->dims[1];
+  if (!x->grad)
+    return;
+  if (is_max(n))
+    emitf(e, "  nn_global_maxpool_backward(%s, %s, %s, %lld, %lld);\n", emit_grad(x),
+          emit_grad(n->outputs[0]), emit_saved(n, x), (long long)count,
+          (long long)(tensor_count(x) / (count ? count : 1)));
+  else
+    emitf(e, "  nn_global_avgpool_backward(%s, %s, %lld, %lld);\n", emit_grad(x),
+          emit_grad(n->outputs[0]), (long long)count,
+          (long long)(tensor_count(x) / (count ? count : 1)));
 }
 
 static int global_fold(Diag *d, Graph *g, Node *n)
@@ -126,7 +165,7 @@ static int global_fold(Diag *d, Graph *g, Node *n)
   int count = (int)(x->dims[0] * x->dims[1]);
   int size = count ? (int)(tensor_count(x) / count) : 0;
   float *y = const_alloc(n->outputs[0]);
-  if (strcmp(n->op_type, "GlobalMaxPool"))
+  if (!is_max(n))
     nn_global_avgpool_forward(y, x->data, count, size);
   else
     nn_global_maxpool_forward(y, x->data, count, size);
@@ -139,11 +178,15 @@ static int64_t global_macs(const Node *n)
 }
 
 const OpDef op_MaxPool = {.name = "MaxPool", .check = pool_check, .fold = pool_fold,
-                          .emit = pool_emit, .macs = pool_macs};
+                          .emit = pool_emit, .emit_backward = pool_backward,
+                          .backward_reads = BWD_IN(0), .macs = pool_macs};
 const OpDef op_AveragePool = {.name = "AveragePool", .check = pool_check, .fold = pool_fold,
-                              .emit = pool_emit, .macs = pool_macs};
+                              .emit = pool_emit, .emit_backward = pool_backward,
+                              .macs = pool_macs};
 const OpDef op_GlobalAveragePool = {.name = "GlobalAveragePool", .check = global_check,
                                     .fold = global_fold, .emit = global_emit,
-                                    .macs = global_macs};
+                                    .emit_backward = global_backward, .macs = global_macs};
 const OpDef op_GlobalMaxPool = {.name = "GlobalMaxPool", .check = global_check,
-                                .fold = global_fold, .emit = global_emit, .macs = global_macs};
+                                .fold = global_fold, .emit = global_emit,
+                                .emit_backward = global_backward, .backward_reads = BWD_IN(0),
+                                .macs = global_macs};

@@ -55,6 +55,17 @@ static void softmax_emit(Emitter *e, const Node *n)
         emit_ref(n->outputs[0]), emit_ref(n->inputs[0]), p->outer, p->len, p->inner);
 }
 
+// Softmax: dx += y * (dy - sum(dy * y)); LogSoftmax: dx += dy - exp(y) * sum(dy).
+static void softmax_backward(Emitter *e, const Node *n)
+{
+  const SoftmaxParams *p = n->params;
+  if (!n->inputs[0]->grad)
+    return;
+  emitf(e, "  nn_%s_backward(%s, %s, %s, %d, %d, %d);\n", is_log(n) ? "log_softmax" : "softmax",
+        emit_grad(n->inputs[0]), emit_grad(n->outputs[0]), emit_saved(n, n->outputs[0]),
+        p->outer, p->len, p->inner);
+}
+
 static int softmax_fold(Diag *d, Graph *g, Node *n)
 {
   (void)d, (void)g;
@@ -68,6 +79,8 @@ static int softmax_fold(Diag *d, Graph *g, Node *n)
 }
 
 const OpDef op_Softmax = {.name = "Softmax", .check = softmax_check, .fold = softmax_fold,
-                          .emit = softmax_emit, .flags = OP_IN_PLACE};
+                          .emit = softmax_emit, .emit_backward = softmax_backward,
+                          .backward_reads = BWD_OUT(0), .flags = OP_IN_PLACE};
 const OpDef op_LogSoftmax = {.name = "LogSoftmax", .check = softmax_check, .fold = softmax_fold,
-                             .emit = softmax_emit, .flags = OP_IN_PLACE};
+                             .emit = softmax_emit, .emit_backward = softmax_backward,
+                             .backward_reads = BWD_OUT(0), .flags = OP_IN_PLACE};

@@ -63,6 +63,21 @@ static void transpose_emit(Emitter *e, const Node *n)
   emit_close_block(e);
 }
 
+// y[idx . y_strides] = x[idx . x_strides], so dx[idx . x_strides] += dy[idx . y_strides].
+static void transpose_backward(Emitter *e, const Node *n)
+{
+  const TransposeParams *p = n->params;
+  if (!n->inputs[0]->grad)
+    return;
+  emit_open_block(e, n);
+  emit_int_array(e, "dims", p->dims, p->rank);
+  emit_int_array(e, "y_strides", p->y_strides, p->rank);
+  emit_int_array(e, "x_strides", p->x_strides, p->rank);
+  emitf(e, "    nn_add_strided(%s, %s, %d, dims, x_strides, y_strides);\n",
+        emit_grad(n->inputs[0]), emit_grad(n->outputs[0]), p->rank);
+  emit_close_block(e);
+}
+
 static int transpose_fold(Diag *d, Graph *g, Node *n)
 {
   (void)d, (void)g;
@@ -74,4 +89,5 @@ static int transpose_fold(Diag *d, Graph *g, Node *n)
 }
 
 const OpDef op_Transpose = {.name = "Transpose", .check = transpose_check,
-                            .fold = transpose_fold, .emit = transpose_emit};
+                            .fold = transpose_fold, .emit = transpose_emit,
+                            .emit_backward = transpose_backward};

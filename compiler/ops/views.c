@@ -226,9 +226,17 @@ static void view_emit(Emitter *e, const Node *n)
           n->inputs[0]->name);
 }
 
+// The gradient of a view is the gradient of its input, reshaped: dx += dy.
+static void view_backward(Emitter *e, const Node *n)
+{
+  if (n->inputs[0]->grad)
+    emitf(e, "  nn_add(%s, %s, %lld);\n", emit_grad(n->inputs[0]), emit_grad(n->outputs[0]),
+          (long long)tensor_count(n->outputs[0]));
+}
+
 #define VIEW_OP(NAME, CHECK_FN)                                                \
   const OpDef op_##NAME = {.name = #NAME, .check = CHECK_FN, .fold = view_fold,            \
-                           .emit = view_emit, .flags = OP_VIEW};
+                           .emit = view_emit, .emit_backward = view_backward, .flags = OP_VIEW};
 VIEW_OP(Reshape, reshape_check)
 VIEW_OP(Flatten, flatten_check)
 VIEW_OP(Squeeze, squeeze_check)
