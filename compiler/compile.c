@@ -63,8 +63,16 @@ static int resolve_input_dims(Diag *d, Graph *g, const CompileOptions *opt)
       continue;
     }
     for (int k = 0; k < t->rank; k++) {
-      if (t->dims[k] >= 0)
+      if (t->dims[k] >= 0) {
+        if (k == 0 && opt->batch > 0 && t->dims[0] != opt->batch) {
+          diag_error(d, "graph input '%s' has a fixed batch of %lld, not --batch %d", t->name,
+                     (long long)t->dims[0], opt->batch);
+          diag_note(d, "export the model with a dynamic batch axis (torch.onnx.export's "
+                       "dynamic_axes) to choose the batch at compile time");
+          rc = -1;
+        }
         continue;
+      }
       const char *param = t->dim_params[k] ? t->dim_params[k] : "?";
       int found = 0;
       for (int j = 0; j < opt->ndims; j++)

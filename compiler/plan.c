@@ -362,7 +362,8 @@ int plan_graph(Diag *d, Graph *g, const TrainInfo *ti, MemoryPlan *mp)
     } else if (t->first_use >= 0) {
       t->storage = S_ARENA;
       int64_t bytes = tensor_count(t) * 4;
-      assign_cname(g, t, t->kind == T_GRAD ? (t->persistent ? "s_" : "d_") : "t_", &serial);
+      // Training tensors are named d_x, m_x, v_x, velocity_x already.
+      assign_cname(g, t, t->kind == T_GRAD ? "" : "t_", &serial);
       buffer_of[i] = plan_add(&plan, bytes, t->first_use, t->last_use);
       if (t->kind == T_ACTIVATION)
         mp->activation_bytes += bytes;
