@@ -419,6 +419,7 @@ int emit_c(Diag *d, Compiled *c, FILE *src, FILE *hdr, const char *header_name);
 // emit_train.c: the --train additions to the header and the source.
 void emit_train_header(Emitter *e, const Compiled *c, const char *NAME);
 void emit_train_step(Emitter *e, const Compiled *c);
+int64_t emit_checkpoint_bytes(const Compiled *c);
 void compiled_free(Compiled *c);
 
 //

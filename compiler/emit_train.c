@@ -69,6 +69,84 @@ void emit_train_header(Emitter *e, const Compiled *c, const char *NAME)
   emitf(e, "int %s_train_step(const %s_train_config *cfg, const float *const inputs[],\n"
            "    const int32_t *labels, float *loss);\n\n",
         c->name, c->name);
+  emitf(e, "/*\n * Checkpoints of the trainable weights and the optimizer state (format:\n"
+           " * runtime/kernels/checkpoint.c). save returns the bytes written or\n"
+           " * NN_CKPT_ETOOSMALL; load returns 0, or a negative NN_CKPT_E* code for a\n"
+           " * checkpoint of another model, a truncated or a corrupted one, and then\n"
+           " * leaves the weights untouched.\n */\n");
+  emitf(e, "#define %s_CHECKPOINT_BYTES %lld\n", NAME, (long long)emit_checkpoint_bytes(c));
+  emitf(e, "long %s_save(void *buf, size_t cap);\nint %s_load(const void *buf, size_t len);\n\n",
+        c->name, c->name);
+}
+
+// What a checkpoint holds, in order: each weight, then its optimizer state.
+static int checkpoint_tensors(const Compiled *c, const Tensor **out, int *kinds)
+{
+  const TrainInfo *ti = &c->train;
+  int count = 0;
+  for (int p = 0; p < ti->nparams; p++) {
+    out[count] = ti->params[p];
+    kinds[count++] = 0;
+    for (int m = 0; m < 2; m++)
+      if (ti->moments[2 * p + m]) {
+        out[count] = ti->moments[2 * p + m];
+        kinds[count++] = 1;
+      }
+  }
+  return count;
+}
+
+int64_t emit_checkpoint_bytes(const Compiled *c)
+{
+  const Tensor *ts[3 * c->train.nparams + 1];
+  int kinds[3 * c->train.nparams + 1];
+  int count = checkpoint_tensors(c, ts, kinds);
+  int64_t size = 8 + 4 * 4 + 4;
+  for (int i = 0; i < count; i++)
+    size += 12 + (int64_t)strlen(ts[i]->name) + 4 * tensor_count(ts[i]);
+  return size;
+}
+
+// FNV-1a over the layout: names, sizes, kinds, optimizer.
+static uint32_t fingerprint(const Compiled *c, const Tensor **ts, const int *kinds, int count)
+{
+  uint32_t h = 2166136261u;
+  char buf[64];
+  for (int i = 0; i < count; i++) {
+    for (const char *p = ts[i]->name; *p; p++)
+      h = (h ^ (unsigned char)*p) * 16777619u;
+    snprintf(buf, sizeof buf, ":%lld:%d;", (long long)tensor_count(ts[i]), kinds[i]);
+    for (const char *p = buf; *p; p++)
+      h = (h ^ (unsigned char)*p) * 16777619u;
+  }
+  return h ^ (uint32_t)c->train.opt.optimizer;
+}
+
+static void emit_checkpoint(Emitter *e, const Compiled *c)
+{
+  const Tensor *ts[3 * c->train.nparams + 1];
+  int kinds[3 * c->train.nparams + 1];
+  int count = checkpoint_tensors(c, ts, kinds);
+  emitf(e, "\n/* What a checkpoint holds: each trainable weight, then its optimizer state. */\n");
+  emitf(e, "static const nn_ckpt_tensor checkpoint[%d] = {\n", count);
+  for (int i = 0; i < count; i++) {
+    const Tensor *t = ts[i];
+    // Optimizer state lives in the arena: its address is a constant expression.
+    if (t->storage == S_ARENA)
+      emitf(e, "  {\"%s\", %d, arena + %lld, %lld},\n", t->name, kinds[i],
+            (long long)(t->offset / 4), (long long)tensor_count(t));
+    else
+      emitf(e, "  {\"%s\", %d, %s, %lld},\n", t->name, kinds[i], t->cname,
+            (long long)tensor_count(t));
+  }
+  uint32_t fp = fingerprint(c, ts, kinds, count);
+  emitf(e, "};\n\nlong %s_save(void *buf, size_t cap)\n{\n"
+           "  return nn_ckpt_save(buf, cap, 0x%08xu, (uint32_t)train_steps, checkpoint, %d);\n}\n",
+        c->name, fp, count);
+  emitf(e, "\nint %s_load(const void *buf, size_t len)\n{\n  uint32_t steps;\n"
+           "  int rc = nn_ckpt_load(buf, len, 0x%08xu, &steps, checkpoint, %d);\n"
+           "  if (rc == 0)\n    train_steps = (int)steps;\n  return rc;\n}\n",
+        c->name, fp, count);
 }
 
 static void emit_arena_pointers(Emitter *e, Graph *g)
@@ -137,15 +215,15 @@ static void emit_update(Emitter *e, const Compiled *c)
     emitf(e, "      nn_scale(%s, scale, %lld);\n", emit_ref(ti->params[p]->grad),
           (long long)tensor_count(ti->params[p]));
   emitf(e, "    }\n  }\n");
-  emitf(e, "  step++;\n");
+  emitf(e, "  train_steps++;\n");
   for (int p = 0; p < ti->nparams; p++) {
     Tensor *w = ti->params[p], *m0 = ti->moments[2 * p], *m1 = ti->moments[2 * p + 1];
     long long count = (long long)tensor_count(w);
     if (ti->opt.optimizer >= OPT_ADAM)
-      emitf(e, "  nn_adam_step(%s, %s, %s, %s, %lld, &oc, step, %d);\n", w->cname, emit_ref(m0),
+      emitf(e, "  nn_adam_step(%s, %s, %s, %s, %lld, &oc, train_steps, %d);\n", w->cname, emit_ref(m0),
             emit_ref(m1), emit_ref(w->grad), count, ti->opt.optimizer == OPT_ADAMW);
     else
-      emitf(e, "  nn_sgd_step(%s, %s, %s, %lld, &oc, step);\n", w->cname,
+      emitf(e, "  nn_sgd_step(%s, %s, %s, %lld, &oc, train_steps);\n", w->cname,
             m0 ? emit_ref(m0) : "NULL", emit_ref(w->grad), count);
     if (ti->opt.accumulate > 1)
       emitf(e, "  nn_fill(%s, 0.0f, %lld);\n", emit_ref(w->grad), count);
@@ -157,10 +235,11 @@ void emit_train_step(Emitter *e, const Compiled *c)
   Graph *g = c->g;
   const TrainInfo *ti = &c->train;
   int K = ti->opt.accumulate;
+  emitf(e, "\n/* Updates so far: Adam's bias correction, momentum's start, checkpoints. */\n"
+           "static int train_steps;\n");
   emitf(e, "\nint %s_train_step(const %s_train_config *cfg, const float *const inputs[],\n"
            "    const int32_t *labels, float *loss)\n{\n",
         c->name, c->name);
-  emitf(e, "  static int step;  /* updates so far: Adam's bias correction, momentum's start */\n");
   if (K > 1)
     emitf(e, "  static int calls; /* calls since the last update */\n");
   emitf(e, "  int finite = 1;\n");
@@ -188,4 +267,5 @@ void emit_train_step(Emitter *e, const Compiled *c)
           e->upper);
   emit_update(e, c);
   emitf(e, "  return %s_TRAIN_OK;\n}\n", e->upper);
+  emit_checkpoint(e, c);
 }

@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "compiler.h"
+#include "onnx_read.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ static const char usage[] =
     "usage: onnxcc compile MODEL.onnx [-o OUT.c] [options]   write OUT.c and OUT.h\n"
     "       onnxcc info MODEL.onnx [options]                 per-layer table and memory\n"
     "       onnxcc verify MODEL.onnx DIR... [options]        build, run, compare with DIR/output_K.pb\n"
+    "       onnxcc export MODEL.onnx CHECKPOINT -o OUT.onnx  write trained weights back\n"
     "\n"
     "options:\n"
     "  --name NAME          C identifier prefix (default: the model file's stem)\n"
@@ -191,7 +193,8 @@ int main(int argc, char **argv)
     return argc < 2 ? 2 : 0;
   }
   const char *cmd = argv[1];
-  if (strcmp(cmd, "compile") && strcmp(cmd, "info") && strcmp(cmd, "verify"))
+  if (strcmp(cmd, "compile") && strcmp(cmd, "info") && strcmp(cmd, "verify") &&
+      strcmp(cmd, "export"))
     return bad_usage("unknown command '%s'", cmd);
   CompileOptions opt = {0};
   VerifyOptions vopt = {1e-3, 1e-5, getenv("CC") ? getenv("CC") : "cc", 0, NULL, NULL};
@@ -291,6 +294,15 @@ int main(int argc, char **argv)
     if (npos != 1)
       return bad_usage("info takes one model, got extra argument '%s'", positional[1]);
     rc = cmd_info(positional[0], &opt);
+  } else if (!strcmp(cmd, "export")) {
+    if (npos != 2 || !out_path)
+      return bad_usage("%s", "export needs MODEL.onnx CHECKPOINT -o OUT.onnx");
+    Diag d;
+    diag_init(&d, positional[0]);
+    rc = onnx_export_checkpoint(&d, positional[0], positional[1], out_path) == 0 ? 0 : 1;
+    if (d.text)
+      fputs(d.text, stderr);
+    diag_free(&d);
   } else {
     if (npos < 2)
       return bad_usage("%s needs at least one test-data folder", cmd);

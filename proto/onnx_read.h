@@ -16,4 +16,9 @@ Graph *onnx_read_model(Diag *d, const char *path);
 // a fresh constant tensor. NULL on error.
 Tensor *onnx_read_tensor_file(Diag *d, const char *path);
 
+// Writes the weights of an onnxcc checkpoint into the model's initializers
+// (by name) and saves the result as out_path. 0 on success.
+int onnx_export_checkpoint(Diag *d, const char *model, const char *checkpoint,
+                           const char *out_path);
+
 #endif /* ONNX_READ_H */

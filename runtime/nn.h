@@ -253,4 +253,35 @@ void nn_reduce_forward(float *y, const float *x, nn_reduce_op op,
 void nn_gather_forward(float *y, const float *x, const int32_t *indices,
                        int outer, int axis_len, int count, int inner);
 
+/* ----------------------------------------------------------- checkpoints */
+
+/* CRC-32 (zlib's): crc = nn_crc32(0, data, len); chain by passing it back. */
+uint32_t nn_crc32(uint32_t crc, const void *data, size_t len);
+
+/* See runtime/kernels/checkpoint.c for the byte layout. */
+#define NN_CKPT_VERSION 1u
+#define NN_CKPT_ETOOSMALL (-2) /* the buffer is smaller than the checkpoint */
+#define NN_CKPT_EMAGIC (-3)    /* not an onnxcc checkpoint */
+#define NN_CKPT_EVERSION (-4)  /* a checkpoint format this runtime does not read */
+#define NN_CKPT_EMODEL (-5)    /* a checkpoint of another model or configuration */
+#define NN_CKPT_ETRUNCATED (-6)
+#define NN_CKPT_ECORRUPT (-7)  /* CRC mismatch or trailing bytes */
+
+typedef struct {
+  const char *name; /* ONNX initializer name (weights) or state name */
+  int kind;         /* 0: trainable weight, 1: optimizer state */
+  float *data;      /* (count) */
+  int count;
+} nn_ckpt_tensor;
+
+/* Bytes a checkpoint of these tensors takes. */
+size_t nn_ckpt_size(const nn_ckpt_tensor *tensors, int count);
+/* Writes a checkpoint into buf; returns its size, or NN_CKPT_ETOOSMALL. */
+long nn_ckpt_save(void *buf, size_t cap, uint32_t fingerprint, uint32_t steps,
+                  const nn_ckpt_tensor *tensors, int count);
+/* Validates buf completely, then copies into the tensors and *steps;
+   returns 0, or a negative NN_CKPT_E* leaving everything untouched. */
+int nn_ckpt_load(const void *buf, size_t len, uint32_t fingerprint, uint32_t *steps,
+                 const nn_ckpt_tensor *tensors, int count);
+
 #endif /* NN_H */
