@@ -70,7 +70,7 @@ static void test_checkpoint_refusals(void **state)
   expect_refused(buf, (size_t)size - 10, 0x1234u, NN_CKPT_ETRUNCATED);
   expect_refused(buf, 12, 0x1234u, NN_CKPT_ETRUNCATED);
   memcpy(copy, buf, (size_t)size);
-  copy[70] ^= 0x10; // one bit inside the data
+  copy[50] ^= 0x10; // one bit inside the first tensor's floats
   expect_refused(copy, (size_t)size, 0x1234u, NN_CKPT_ECORRUPT);
   memcpy(copy, buf, (size_t)size);
   copy[0] = 'X';
