@@ -202,6 +202,12 @@ const char *emit_saved(const Node *n, const Tensor *t);
 // t's gradient buffer, or "NULL" when t needs no gradient.
 const char *emit_grad(const Tensor *t);
 const char *emit_act_name(nn_act act);         // "NN_ACT_RELU"
+// "ref + offset" (or ref when offset is 0) into buf.
+char *emit_offset(char *buf, size_t cap, const char *ref, int64_t offset);
+// One strided copy (kernel "nn_copy_strided") or accumulation
+// ("nn_add_strided") of dims from src to dst, dims merged first, in a block.
+void emit_strided(Emitter *e, const char *kernel, const char *dst, const char *src, int rank,
+                  const int *dims, const int *dst_strides, const int *src_strides);
 // "    static const int cname[count] = {...};" inside an open block.
 void emit_int_array(Emitter *e, const char *cname, const int *v, int count);
 char *emit_float_literal(float v, char *buf); // exact, C99, 'f' suffix

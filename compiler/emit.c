@@ -79,6 +79,33 @@ void emit_int_array(Emitter *e, const char *cname, const int *v, int count)
   emitf(e, "%s};\n", count > 0 ? "" : "0");
 }
 
+char *emit_offset(char *buf, size_t cap, const char *ref, int64_t offset)
+{
+  if (offset)
+    snprintf(buf, cap, "%s + %lld", ref, (long long)offset);
+  else
+    snprintf(buf, cap, "%s", ref);
+  return buf;
+}
+
+void emit_strided(Emitter *e, const char *kernel, const char *dst, const char *src, int rank,
+                  const int *dims, const int *dst_strides, const int *src_strides)
+{
+  int d[MAX_RANK], ds[MAX_RANK], ss[MAX_RANK];
+  for (int k = 0; k < rank; k++) {
+    d[k] = dims[k];
+    ds[k] = dst_strides[k];
+    ss[k] = src_strides[k];
+  }
+  int *strides[2] = {ds, ss};
+  rank = merge_dims(rank, d, 2, strides);
+  emitf(e, "  {\n");
+  emit_int_array(e, "dims", d, rank);
+  emit_int_array(e, "y_strides", ds, rank);
+  emit_int_array(e, "x_strides", ss, rank);
+  emitf(e, "    %s(%s, %s, %d, dims, y_strides, x_strides);\n  }\n", kernel, dst, src, rank);
+}
+
 void emit_open_block(Emitter *e, const Node *n)
 {
   (void)n;

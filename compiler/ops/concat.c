@@ -28,16 +28,6 @@ static int is_const(const Tensor *t)
   return t->kind == T_CONST && t->data;
 }
 
-// "t_name + offset", or just the name when the offset is 0.
-static char *ref_plus(char *buf, size_t cap, const Tensor *t, int64_t offset)
-{
-  if (offset)
-    snprintf(buf, cap, "%s + %lld", emit_ref(t), (long long)offset);
-  else
-    snprintf(buf, cap, "%s", emit_ref(t));
-  return buf;
-}
-
 // The copy of `small` (dense) to or from its block in `big`, which starts
 // `axis_start` along `axis`: dims are small's, strides are each tensor's
 // own dense strides. Returns the block's offset in big, in elements.
@@ -60,19 +50,6 @@ static Tensor data_view(const Tensor *t, int64_t offset)
   v.data = is_float_type(t->dtype) ? (void *)((float *)t->data + offset)
                                    : (void *)((int64_t *)t->data + offset);
   return v;
-}
-
-static void emit_block_copy(Emitter *e, const Node *n, const char *y_ref, const char *x_ref,
-                            int rank, int *dims, int *y_strides, int *x_strides)
-{
-  int *strides[2] = {y_strides, x_strides};
-  rank = merge_dims(rank, dims, 2, strides);
-  emit_open_block(e, n);
-  emit_int_array(e, "dims", dims, rank);
-  emit_int_array(e, "y_strides", y_strides, rank);
-  emit_int_array(e, "x_strides", x_strides, rank);
-  emitf(e, "    nn_copy_strided(%s, %s, %d, dims, y_strides, x_strides);\n", y_ref, x_ref, rank);
-  emit_close_block(e);
 }
 
 //
@@ -175,9 +152,28 @@ static void concat_emit(Emitter *e, const Node *n)
     int dims[MAX_RANK], xs[MAX_RANK], ys[MAX_RANK];
     int64_t offset = block_layout(x, y, p->axis, start, dims, xs, ys);
     char yref[300];
-    emit_block_copy(e, n, ref_plus(yref, sizeof yref, y, offset), emit_ref(x), x->rank, dims,
-                    ys, xs);
+    emit_strided(e, "nn_copy_strided", emit_offset(yref, sizeof yref, emit_ref(y), offset),
+                 emit_ref(x), x->rank, dims, ys, xs);
     start += x->dims[p->axis];
+  }
+}
+
+// Each input's gradient is its block of dy: dx_i += dy[block i].
+static void concat_backward(Emitter *e, const Node *n)
+{
+  const ConcatParams *p = n->params;
+  const Tensor *y = n->outputs[0];
+  int64_t start = 0;
+  for (int i = 0; i < n->ninputs; i++) {
+    const Tensor *x = n->inputs[i];
+    int dims[MAX_RANK], xs[MAX_RANK], ys[MAX_RANK];
+    int64_t offset = block_layout(x, y, p->axis, start, dims, xs, ys);
+    start += x->dims[p->axis];
+    if (!x->grad || is_empty(x))
+      continue;
+    char dyref[300];
+    emit_strided(e, "nn_add_strided", emit_grad(x),
+                 emit_offset(dyref, sizeof dyref, emit_grad(y), offset), x->rank, dims, xs, ys);
   }
 }
 
@@ -311,12 +307,31 @@ static void split_emit(Emitter *e, const Node *n)
     int dims[MAX_RANK], ys[MAX_RANK], xs[MAX_RANK];
     int64_t offset = block_layout(y, x, p->axis, p->starts[k], dims, ys, xs);
     char xref[300];
-    emit_block_copy(e, n, emit_ref(y), ref_plus(xref, sizeof xref, x, offset), y->rank, dims,
-                    ys, xs);
+    emit_strided(e, "nn_copy_strided", emit_ref(y),
+                 emit_offset(xref, sizeof xref, emit_ref(x), offset), y->rank, dims, ys, xs);
+  }
+}
+
+// dx[block k] += dy_k for every output that has a gradient.
+static void split_backward(Emitter *e, const Node *n)
+{
+  const SplitParams *p = n->params;
+  const Tensor *x = n->inputs[0];
+  if (!x->grad)
+    return;
+  for (int k = 0; k < n->noutputs; k++) {
+    const Tensor *y = n->outputs[k];
+    if (!y || !y->grad || tensor_count(y) == 0)
+      continue;
+    int dims[MAX_RANK], ys[MAX_RANK], xs[MAX_RANK];
+    int64_t offset = block_layout(y, x, p->axis, p->starts[k], dims, ys, xs);
+    char dxref[300];
+    emit_strided(e, "nn_add_strided", emit_offset(dxref, sizeof dxref, emit_grad(x), offset),
+                 emit_grad(y), y->rank, dims, xs, ys);
   }
 }
 
 const OpDef op_Concat = {.name = "Concat", .check = concat_check, .fold = concat_fold,
-                         .emit = concat_emit};
+                         .emit = concat_emit, .emit_backward = concat_backward};
 const OpDef op_Split = {.name = "Split", .check = split_check, .fold = split_fold,
-                        .emit = split_emit};
+                        .emit = split_emit, .emit_backward = split_backward};

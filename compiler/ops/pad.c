@@ -148,16 +148,6 @@ static int pad_fold(Diag *d, Graph *g, Node *n)
   return 0;
 }
 
-// "t_name + offset", or just the name when the offset is 0.
-static char *ref_plus(char *buf, size_t cap, const Tensor *t, int64_t offset)
-{
-  if (offset)
-    snprintf(buf, cap, "%s + %lld", emit_ref(t), (long long)offset);
-  else
-    snprintf(buf, cap, "%s", emit_ref(t));
-  return buf;
-}
-
 static void pad_emit(Emitter *e, const Node *n)
 {
   const PadParams *p = n->params;
@@ -176,21 +166,24 @@ static void pad_emit(Emitter *e, const Node *n)
           (long long)count);
   if (kept == 0)
     return;
-  int dims[MAX_RANK], ys[MAX_RANK], xs[MAX_RANK];
-  memcpy(dims, p->dims, sizeof dims);
-  memcpy(ys, p->y_strides, sizeof ys);
-  memcpy(xs, p->x_strides, sizeof xs);
-  int *strides[2] = {ys, xs};
-  int rank = merge_dims(p->rank, dims, 2, strides);
   char yref[300], xref[300];
-  ref_plus(yref, sizeof yref, y, p->y_offset);
-  ref_plus(xref, sizeof xref, n->inputs[0], p->x_offset);
-  emit_open_block(e, n);
-  emit_int_array(e, "dims", dims, rank);
-  emit_int_array(e, "y_strides", ys, rank);
-  emit_int_array(e, "x_strides", xs, rank);
-  emitf(e, "    nn_copy_strided(%s, %s, %d, dims, y_strides, x_strides);\n", yref, xref, rank);
-  emit_close_block(e);
+  emit_strided(e, "nn_copy_strided", emit_offset(yref, sizeof yref, emit_ref(y), p->y_offset),
+               emit_offset(xref, sizeof xref, emit_ref(n->inputs[0]), p->x_offset), p->rank,
+               p->dims, p->y_strides, p->x_strides);
 }
 
-const OpDef op_Pad = {.name = "Pad", .check = pad_check, .fold = pad_fold, .emit = pad_emit};
+// The kept region of dy flows back: dx[kept] += dy[kept]; padding has no source.
+static void pad_backward(Emitter *e, const Node *n)
+{
+  const PadParams *p = n->params;
+  const Tensor *x = n->inputs[0], *y = n->outputs[0];
+  if (!x->grad || kept_count(p) == 0)
+    return;
+  char dyref[300], dxref[300];
+  emit_strided(e, "nn_add_strided", emit_offset(dxref, sizeof dxref, emit_grad(x), p->x_offset),
+               emit_offset(dyref, sizeof dyref, emit_grad(y), p->y_offset), p->rank, p->dims,
+               p->x_strides, p->y_strides);
+}
+
+const OpDef op_Pad = {.name = "Pad", .check = pad_check, .fold = pad_fold, .emit = pad_emit,
+                      .emit_backward = pad_backward};

@@ -162,24 +162,23 @@ static void slice_emit(Emitter *e, const Node *n)
     emitf(e, "  /* '%s' is empty: nothing to copy */\n", y->name);
     return;
   }
-  int dims[MAX_RANK], ys[MAX_RANK], xs[MAX_RANK];
-  memcpy(dims, p->dims, sizeof dims);
-  memcpy(ys, p->y_strides, sizeof ys);
-  memcpy(xs, p->x_strides, sizeof xs);
-  int *strides[2] = {ys, xs};
-  int rank = merge_dims(p->rank, dims, 2, strides);
-  emit_open_block(e, n);
-  emit_int_array(e, "dims", dims, rank);
-  emit_int_array(e, "y_strides", ys, rank);
-  emit_int_array(e, "x_strides", xs, rank);
-  if (p->offset)
-    emitf(e, "    nn_copy_strided(%s, %s + %lld, %d, dims, y_strides, x_strides);\n",
-          emit_ref(y), emit_ref(n->inputs[0]), (long long)p->offset, rank);
-  else
-    emitf(e, "    nn_copy_strided(%s, %s, %d, dims, y_strides, x_strides);\n", emit_ref(y),
-          emit_ref(n->inputs[0]), rank);
-  emit_close_block(e);
+  char xref[300];
+  emit_strided(e, "nn_copy_strided", emit_ref(y),
+               emit_offset(xref, sizeof xref, emit_ref(n->inputs[0]), p->offset), p->rank, p->dims,
+               p->y_strides, p->x_strides);
+}
+
+// dx at the sliced positions += dy.
+static void slice_backward(Emitter *e, const Node *n)
+{
+  const SliceParams *p = n->params;
+  const Tensor *x = n->inputs[0], *y = n->outputs[0];
+  if (!x->grad || tensor_count(y) == 0)
+    return;
+  char dxref[300];
+  emit_strided(e, "nn_add_strided", emit_offset(dxref, sizeof dxref, emit_grad(x), p->offset),
+               emit_grad(y), p->rank, p->dims, p->x_strides, p->y_strides);
 }
 
 const OpDef op_Slice = {.name = "Slice", .check = slice_check, .fold = slice_fold,
-                        .emit = slice_emit};
+                        .emit = slice_emit, .emit_backward = slice_backward};

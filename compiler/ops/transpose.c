@@ -54,13 +54,8 @@ static int transpose_check(Diag *d, Graph *g, Node *n)
 static void transpose_emit(Emitter *e, const Node *n)
 {
   const TransposeParams *p = n->params;
-  emit_open_block(e, n);
-  emit_int_array(e, "dims", p->dims, p->rank);
-  emit_int_array(e, "y_strides", p->y_strides, p->rank);
-  emit_int_array(e, "x_strides", p->x_strides, p->rank);
-  emitf(e, "    nn_copy_strided(%s, %s, %d, dims, y_strides, x_strides);\n",
-        emit_ref(n->outputs[0]), emit_ref(n->inputs[0]), p->rank);
-  emit_close_block(e);
+  emit_strided(e, "nn_copy_strided", emit_ref(n->outputs[0]), emit_ref(n->inputs[0]), p->rank,
+               p->dims, p->y_strides, p->x_strides);
 }
 
 // y[idx . y_strides] = x[idx . x_strides], so dx[idx . x_strides] += dy[idx . y_strides].
@@ -69,13 +64,8 @@ static void transpose_backward(Emitter *e, const Node *n)
   const TransposeParams *p = n->params;
   if (!n->inputs[0]->grad)
     return;
-  emit_open_block(e, n);
-  emit_int_array(e, "dims", p->dims, p->rank);
-  emit_int_array(e, "y_strides", p->y_strides, p->rank);
-  emit_int_array(e, "x_strides", p->x_strides, p->rank);
-  emitf(e, "    nn_add_strided(%s, %s, %d, dims, x_strides, y_strides);\n",
-        emit_grad(n->inputs[0]), emit_grad(n->outputs[0]), p->rank);
-  emit_close_block(e);
+  emit_strided(e, "nn_add_strided", emit_grad(n->inputs[0]), emit_grad(n->outputs[0]), p->rank,
+               p->dims, p->x_strides, p->y_strides);
 }
 
 static int transpose_fold(Diag *d, Graph *g, Node *n)
