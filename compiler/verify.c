@@ -73,45 +73,37 @@ static int file_exists(const char *path)
   return stat(path, &st) == 0;
 }
 
-// Reads input_K.pb (outputs = 0) or output_K.pb (outputs = 1) of dir.
-static int read_dataset(Diag *d, const char *dir, DataSet *ds, int outputs)
+// Reads dir/PREFIX_0.pb, PREFIX_1.pb, ... until one is missing.
+static int read_tensors(Diag *d, const char *dir, const char *prefix, Tensor **out, int *count)
 {
   char path[4096];
-  if (outputs)
-    goto read_outputs;
-  memset(ds, 0, sizeof *ds);
-  for (int k = 0; k < MAX_IO; k++) {
-    snprintf(path, sizeof path, "%s/input_%d.pb", dir, k);
+  for (*count = 0; *count < MAX_IO; ++*count) {
+    snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, *count);
     if (!file_exists(path))
       break;
     Diag td;
     diag_init(&td, path);
-    ds->inputs[k] = onnx_read_tensor_file(&td, path);
-    if (!ds->inputs[k]) {
+    out[*count] = onnx_read_tensor_file(&td, path);
+    if (!out[*count])
       diag_error(d, "%s", td.text ? td.text : path);
-      diag_free(&td);
-      return -1;
-    }
     diag_free(&td);
-    ds->ninputs++;
+    if (!out[*count])
+      return -1;
   }
   return 0;
-read_outputs:
-  for (int k = 0; k < MAX_IO; k++) {
-    snprintf(path, sizeof path, "%s/output_%d.pb", dir, k);
-    if (!file_exists(path))
-      break;
-    Diag td;
-    diag_init(&td, path);
-    ds->outputs[k] = onnx_read_tensor_file(&td, path);
-    if (!ds->outputs[k]) {
-      diag_error(d, "%s", td.text ? td.text : path);
-      diag_free(&td);
-      return -1;
-    }
-    diag_free(&td);
-    ds->noutputs++;
-  }
+}
+
+// The data set's inputs first (they may decide the build), its outputs later.
+static int read_inputs(Diag *d, const char *dir, DataSet *ds)
+{
+  memset(ds, 0, sizeof *ds);
+  return read_tensors(d, dir, "input", ds->inputs, &ds->ninputs);
+}
+
+static int read_outputs(Diag *d, const char *dir, DataSet *ds)
+{
+  if (read_tensors(d, dir, "output", ds->outputs, &ds->noutputs) != 0)
+    return -1;
   if (ds->noutputs == 0) {
     diag_error(d, "%s: no output_0.pb: not an ONNX test-data folder", dir);
     return -1;
@@ -341,7 +333,7 @@ int verify_model(Diag *d, const char *model, int ndirs, char **dirs, const Compi
   int result = binds ? 0 : build(d, model, probe, copt, vopt, NULL, tmp, &c);
   for (int i = 0; i < ndirs && result >= 0; i++) {
     DataSet ds;
-    if (read_dataset(d, dirs[i], &ds, 0) != 0) {
+    if (read_inputs(d, dirs[i], &ds) != 0) {
       dataset_free(&ds);
       result = -1;
       break;
@@ -361,7 +353,7 @@ int verify_model(Diag *d, const char *model, int ndirs, char **dirs, const Compi
         break;
       }
     }
-    if (read_dataset(d, dirs[i], &ds, 1) != 0) {
+    if (read_outputs(d, dirs[i], &ds) != 0) {
       dataset_free(&ds);
       result = -1;
       break;
