@@ -4,6 +4,11 @@
 #   make test       unit tests, model goldens, ONNX conformance
 #   make demo       compile a model from models/, run it, print predictions
 #   make install PREFIX=/usr/local
+#   make mcu-test   the runtime and models on Cortex-M4F and M3 under QEMU (in `make test`)
+#   make mcu-report their footprint and instructions per inference (README, "Cortex-M")
+#   make fuzz       libFuzzer over the reader and front end (FUZZ_SECONDS)
+#   make test-sanitize  compiler, runtime and tests under ASan + UBSan
+#   make bench      speed and memory against ONNX Runtime and PyTorch (not in `make test`)
 #
 # `deps` installs the Debian packages the build and tests need (as root, or
 # through sudo) and is a prerequisite of `test` and `demo`.
@@ -23,7 +28,7 @@ PROTO_INC := -isystem $(B)/proto -Iproto -Iruntime
 
 DEB_PACKAGES := build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev \
                 libonnx-dev libonnx-testdata libcmocka-dev python3-onnx python3-numpy \
-                python3-torch clang
+                python3-torch clang libclang-rt-14-dev valgrind
 
 RUNTIME_SRCS  := $(wildcard runtime/*.c runtime/kernels/*.c)
 HOST_OBJS     := $(patsubst %.c,$(B)/%.o,$(wildcard runtime/host/*.c))
@@ -34,11 +39,12 @@ COMPILER_OBJS := $(filter-out $(B)/compiler/main.o,$(COMPILER_SRCS:%.c=$(B)/%.o)
                  $(PROTO_SRCS:%.c=$(B)/%.o) $(B)/proto/onnx.pb-c.o
 UNIT_TESTS    := $(patsubst %.c,$(B)/%,$(wildcard tests/runtime/test_*.c tests/compiler/test_*.c))
 
-.PHONY: all deps test unit-test model-test conformance install-test demo install clean
+.PHONY: all deps deps-bench test unit-test model-test train-test export-test conformance install-test demo install clean \
+        bench
 all: $(B)/onnxcc $(B)/libonnxcc.a $(B)/libonnxcc_host.a
 
 # ------------------------------------------------------------------ packages
-deps:
+deps: deps-mcu
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing $$missing"; \
@@ -101,6 +107,14 @@ model-test: all
 conformance: all
 	$(PYTHON) tests/conformance/run.py
 
+# Training parity with PyTorch: the cases of models/train_cases.txt.
+train-test: all
+	sh tests/train/run.sh
+
+# Checkpoint -> onnxcc export -> PyTorch computes what the trained C computes.
+export-test: all
+	sh tests/export/run.sh
+
 # The installed tree, used the way the README says: pkg-config and one cc line.
 install-test: all
 	rm -rf $(B)/stage && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(B)/stage >/dev/null
@@ -117,6 +131,77 @@ test: deps
 	$(MAKE) --no-print-directory model-test
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory conformance
+	@# --train: 20 steps of each case against the same run in PyTorch (tests/train/run.sh)
+	$(MAKE) --no-print-directory train-test
+	$(MAKE) --no-print-directory export-test
+	$(MAKE) --no-print-directory fuzz-regressions
+	$(MAKE) --no-print-directory malformed-test
+	$(MAKE) --no-print-directory mcu-test
+
+# ------------------------------------------------------------ hostile input
+# Fuzzing, sanitizers and malformed models (README, "Hostile input").
+# fuzz-regressions and malformed-test are part of `make test`; `make fuzz`
+# and `make test-sanitize` are run by hand (clang, libclang-rt-14-dev).
+.PHONY: fuzz fuzz-regressions malformed-test test-sanitize
+FUZZ_SECONDS ?= 60
+SAN_FLAGS    := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_B       := build/fuzz
+ASAN_B       := build/asan
+FUZZ_DATA    := /usr/share/libonnx-testdata/data
+VALGRIND     := $(shell command -v valgrind >/dev/null && echo valgrind -q --leak-check=full \
+                  --errors-for-leak-kinds=definite,indirect --error-exitcode=9)
+
+# The harness with a plain main(), built like the unit tests.
+$(B)/tests/fuzz/replay: tests/fuzz/replay.c tests/fuzz/fuzz_compile.c $(COMPILER_OBJS) $(B)/libonnxcc.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime tests/fuzz/replay.c tests/fuzz/fuzz_compile.c -o $@ \
+	  $(COMPILER_OBJS) $(B)/libonnxcc.a -lprotobuf-c -lm
+
+# Every crash, hang or leak the fuzzer found, replayed (valgrind-checked when not sanitized).
+fuzz-regressions: $(B)/tests/fuzz/replay
+	$(if $(findstring sanitize,$(CFLAGS)),,$(VALGRIND)) $(B)/tests/fuzz/replay \
+	  $(wildcard tests/fuzz/regressions/*)
+
+# The libFuzzer binary, with its ONNX-aware mutator: every object built with
+# coverage instrumentation in $(FUZZ_B).
+$(B)/fuzz_compile: tests/fuzz/fuzz_compile.c tests/fuzz/mutator.c $(COMPILER_OBJS) $(B)/libonnxcc.a
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Icompiler -Iruntime -isystem $(B)/proto \
+	  tests/fuzz/fuzz_compile.c tests/fuzz/mutator.c -o $@ \
+	  $(COMPILER_OBJS) $(B)/libonnxcc.a -lprotobuf-c -lm
+
+# Seeds: models/ and the ONNX test models; build/fuzz/corpus keeps growing across runs.
+# Findings land in build/fuzz/findings/; minimise them into tests/fuzz/regressions/.
+fuzz:
+	$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang RUNTIME_OPT=-O1 \
+	  CFLAGS="$(SAN_FLAGS) -fsanitize=fuzzer-no-link" $(FUZZ_B)/fuzz_compile
+	rm -rf $(FUZZ_B)/seeds && mkdir -p $(FUZZ_B)/seeds $(FUZZ_B)/corpus $(FUZZ_B)/findings
+	cp models/*.onnx $(wildcard tests/fuzz/regressions/*) $(FUZZ_B)/seeds/
+	for f in $(FUZZ_DATA)/*/*/model.onnx; do \
+	  cp "$$f" $(FUZZ_B)/seeds/$$(echo "$${f#$(FUZZ_DATA)/}" | tr / _); done
+	$(FUZZ_B)/fuzz_compile -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+	  -dict=tests/fuzz/onnx.dict \
+	  -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_B)/findings/ $(FUZZ_B)/corpus $(FUZZ_B)/seeds
+
+malformed-test: $(B)/onnxcc
+	$(PYTHON) tests/malformed/make_corpus.py $(B)/malformed
+	ONNXCC=$(B)/onnxcc MALFORMED=$(B)/malformed sh tests/malformed/run.sh
+
+# The compiler, runtime and tests rebuilt with clang under ASan + UBSan in
+# $(ASAN_B); the generated code and harness that verify builds are sanitized
+# too ($$CC). ASan and valgrind do not mix: tests/models/run.sh finds a
+# `valgrind` in $(ASAN_B)/shim that runs its command bare, and ASan checks.
+SAN_ENV := CC="clang $(SAN_FLAGS)" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+test-sanitize: deps
+	$(MAKE) --no-print-directory B=$(ASAN_B) CC=clang CFLAGS="$(SAN_FLAGS)" RUNTIME_OPT=-O1 \
+	  all unit-test fuzz-regressions
+	@mkdir -p $(ASAN_B)/shim
+	printf '#!/bin/sh\nwhile case $$1 in -*) true ;; *) false ;; esac; do shift; done\nexec "$$@"\n' \
+	  > $(ASAN_B)/shim/valgrind && chmod +x $(ASAN_B)/shim/valgrind
+	$(SAN_ENV) PATH="$(CURDIR)/$(ASAN_B)/shim:$$PATH" ONNXCC=$(ASAN_B)/onnxcc sh tests/models/run.sh
+	$(SAN_ENV) $(PYTHON) tests/conformance/run.py --onnxcc $(ASAN_B)/onnxcc \
+	  --results $(ASAN_B)/conformance.txt
+	$(MAKE) --no-print-directory B=$(ASAN_B) CC=clang CFLAGS="$(SAN_FLAGS)" malformed-test
 
 # ---------------------------------------------------------------------- demo
 $(B)/demo/digits.c: $(B)/onnxcc models/digits_mlp.onnx
@@ -131,11 +216,178 @@ $(B)/demo/digits_demo: examples/digits_demo.c $(B)/demo/digits.c $(B)/demo/sampl
 	$(CC) -O2 -std=c99 -Wall -Wextra -pedantic -Werror -Iruntime -I$(B)/demo \
 	  examples/digits_demo.c $(B)/demo/digits.c $(B)/libonnxcc.a -lm -o $@
 
+# Fine-tuning: model and mirrored digits are generated (deterministically) into build/demo.
+$(B)/demo/finetune_data.h: models/make_finetune.py models/make_models.py models/common.py
+	@mkdir -p $(@D)
+	$(PYTHON) models/make_finetune.py $(@D)
+
+$(B)/demo/finetune_mlp.onnx: $(B)/demo/finetune_data.h
+
+$(B)/demo/finetune.c: $(B)/onnxcc $(B)/demo/finetune_mlp.onnx
+	$(B)/onnxcc compile $(B)/demo/finetune_mlp.onnx --name finetune --train --batch 16 \
+	  --optimizer adam -o $@
+
+$(B)/demo/finetune_demo: examples/finetune_demo.c $(B)/demo/finetune.c $(B)/demo/finetune_data.h $(B)/libonnxcc.a
+	$(CC) -O2 -std=c99 -Wall -Wextra -pedantic -Werror -Iruntime -I$(B)/demo \
+	  examples/finetune_demo.c $(B)/demo/finetune.c $(B)/libonnxcc.a -lm -o $@
+
 demo: deps
 	$(MAKE) --no-print-directory $(B)/demo/digits_demo
 	$(B)/onnxcc info models/digits_mlp.onnx --name digits
 	@echo
 	$(B)/demo/digits_demo
+	@echo
+	$(MAKE) --no-print-directory $(B)/demo/finetune_demo
+	$(B)/demo/finetune_demo
+
+# ----------------------------------------------------------------- benchmarks
+# `make bench` is not part of `make test`: it installs what only it needs
+# (deps-bench: torchvision and time from Debian, node if missing, and onnxruntime-node
+# from npm into build/bench/node, nothing of it in git), exports the models
+# into build/bench/ (bench/export_models.py), then bench/run.py builds the
+# generated C at -O3 -march=native and at -O2 (generic x86-64), each against
+# its own build of the runtime kernels, and times it against ONNX Runtime and
+# PyTorch, interleaved in one run. It prints one markdown table and writes it
+# to build/bench/results.md. About 15 minutes on 2 cores.
+BENCH_DEB_PACKAGES := python3-torchvision time
+BENCH_ORT := $(B)/bench/node/node_modules/onnxruntime-node
+
+deps-bench: deps
+	@missing=$$(for p in $(BENCH_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps-bench: installing" $$missing; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@# The install script of onnxruntime-node would download a CUDA add-on: skip it (CPU only).
+	@[ -f $(BENCH_ORT)/package.json ] || { mkdir -p $(B)/bench/node && \
+	  echo "deps-bench: npm install onnxruntime-node into $(B)/bench/node" && \
+	  ONNXRUNTIME_NODE_INSTALL=skip npm install --silent --no-audit --no-fund \
+	    --prefix $(B)/bench/node onnxruntime-node; }
+
+bench: deps-bench
+	$(MAKE) --no-print-directory all
+	$(PYTHON) bench/export_models.py $(B)/bench
+	$(PYTHON) bench/run.py $(B)/bench
+
+# ------------------------------------------------------------------ Cortex-M
+# `make mcu-test` (part of `make test`): the runtime and generated models
+# cross-compiled for a Cortex-M4F (hard float) and a Cortex-M3 (soft float)
+# under the bare-metal warning set, linked with picolibc and the startup code
+# and linker script of examples/cortex-m/, run under QEMU's MPS2 boards with
+# semihosting and checked against PyTorch's goldens; the workspace test
+# (--arena caller, one instance interrupting another); the link checks (no
+# stdio, no double precision); every model of tests/models/models.txt
+# compiled for both cores; and examples/cortex-m/ through its own Makefile
+# (tests/mcu/run.sh). `make mcu-report` prints the footprint and instruction
+# table of README "Cortex-M". Everything goes to build/mcu/.
+.PHONY: deps-mcu mcu-test mcu-report
+MCU_PACKAGES  := gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm
+MCU_MODELS    := lenet5_op13 activations_op13
+MCU_CORES     := m4f m3
+MCU_CPU_m4f   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
+MCU_CPU_m3    := -mcpu=cortex-m3 -mthumb
+MCU_BOARD_m4f := mps2-an386
+MCU_BOARD_m3  := mps2-an385
+MCU_CC        := arm-none-eabi-gcc
+# What runtime and generated code promise on bare metal, besides the usual:
+# no float silently promoted to double (a soft-double call on these cores),
+# no silent narrowing.
+MCU_WARN      := -std=c99 -Wall -Wextra -pedantic -Wdouble-promotion -Wconversion -Werror
+MCU_CFLAGS    := -O2 -ffunction-sections -fdata-sections --specs=picolibc.specs $(MCU_WARN)
+# The example's startup.c and linker script instead of picolibc's crt0;
+# semihosting for stdout and exit; printf without floating point.
+MCU_LDFLAGS   := --specs=picolibc.specs --oslib=semihost -nostartfiles \
+                 -T examples/cortex-m/mps2-an386.ld -Wl,--gc-sections -DPICOLIBC_INTEGER_PRINTF_SCANF
+MCU_GEN       := $(B)/mcu/gen
+MCU_INC       := -Iruntime -I$(MCU_GEN) -Itests/mcu -Iexamples/cortex-m
+MCU_KERNELS   := $(patsubst runtime/kernels/%.c,%,$(wildcard runtime/kernels/*.c))
+MCU_ELFS      := $(foreach c,$(MCU_CORES),$(MCU_MODELS:%=$(B)/mcu/$(c)/test_%.elf)) \
+                 $(B)/mcu/m4f/test_workspaces.elf
+# Kept for the link checks and the report (make would delete them as intermediates).
+.SECONDARY: $(foreach c,$(MCU_CORES),$(MCU_MODELS:%=$(B)/mcu/$(c)/gen/%.o) \
+              $(MCU_MODELS:%=$(B)/mcu/$(c)/test_%.o)) \
+            $(MCU_MODELS:%=$(MCU_GEN)/%.c) $(MCU_MODELS:%=$(MCU_GEN)/%_golden.h) \
+            $(foreach c,$(MCU_CORES),$(B)/mcu/$(c)/mcu.o $(B)/mcu/$(c)/startup.o)
+
+deps-mcu:
+	@missing=$$(for p in $(MCU_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps-mcu: installing $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# Generated C and golden headers are the same for every core.
+$(MCU_GEN)/%.c: models/%.onnx $(B)/onnxcc
+	@mkdir -p $(@D)
+	$(B)/onnxcc compile $< --name $* -o $@
+
+$(MCU_GEN)/lenet_ws.c: models/lenet5_op13.onnx $(B)/onnxcc
+	@mkdir -p $(@D)
+	$(B)/onnxcc compile $< --name lenet_ws --arena caller -o $@
+
+$(MCU_GEN)/%_golden.h: tests/mcu/goldens.py models/%/test_data_set_0/output_0.pb
+	@mkdir -p $(@D)
+	$(PYTHON) tests/mcu/goldens.py models/$* $@
+
+# Per core: the runtime archive, the model objects, the test programs.
+define MCU_CORE_RULES
+$(B)/mcu/$(1)/runtime/%.o: runtime/kernels/%.c
+	@mkdir -p $$(@D)
+	$(MCU_CC) $(MCU_CPU_$(1)) $(MCU_CFLAGS) -MMD -MP -Iruntime -c $$< -o $$@
+
+$(B)/mcu/$(1)/libonnxcc.a: $(MCU_KERNELS:%=$(B)/mcu/$(1)/runtime/%.o)
+	rm -f $$@ && arm-none-eabi-ar rcs $$@ $$^
+
+$(B)/mcu/$(1)/gen/%.o: $(MCU_GEN)/%.c
+	@mkdir -p $$(@D)
+	$(MCU_CC) $(MCU_CPU_$(1)) $(MCU_CFLAGS) -MMD -MP -Iruntime -c $$< -o $$@
+
+$(B)/mcu/$(1)/%.o: examples/cortex-m/%.c
+	@mkdir -p $$(@D)
+	$(MCU_CC) $(MCU_CPU_$(1)) $(MCU_CFLAGS) -MMD -MP $(MCU_INC) -c $$< -o $$@
+
+$(B)/mcu/$(1)/%.o: tests/mcu/%.c
+	@mkdir -p $$(@D)
+	$(MCU_CC) $(MCU_CPU_$(1)) $(MCU_CFLAGS) -MMD -MP $(MCU_INC) -c $$< -o $$@
+
+$(B)/mcu/$(1)/test_%.o: tests/mcu/test_model.c $(MCU_GEN)/%.c $(MCU_GEN)/%_golden.h
+	$(MCU_CC) $(MCU_CPU_$(1)) $(MCU_CFLAGS) -MMD -MP $(MCU_INC) -DMODEL_HEADER='"$$*.h"' \
+	  -DMODEL_RUN=$$*_run -DGOLDEN_HEADER='"$$*_golden.h"' -c $$< -o $$@
+
+$(B)/mcu/$(1)/test_%.elf: $(B)/mcu/$(1)/test_%.o $(B)/mcu/$(1)/gen/%.o $(B)/mcu/$(1)/mcu.o \
+                          $(B)/mcu/$(1)/startup.o $(B)/mcu/$(1)/libonnxcc.a examples/cortex-m/mps2-an386.ld
+	$(MCU_CC) $(MCU_CPU_$(1)) $(MCU_LDFLAGS) -Wl,-Map=$$(@:.elf=.map),--cref \
+	  $$(filter %.o %.a,$$^) -lm -o $$@
+endef
+$(foreach c,$(MCU_CORES),$(eval $(call MCU_CORE_RULES,$(c))))
+
+# Two instances of lenet5_op13 compiled with --arena caller (Cortex-M4F).
+$(B)/mcu/m4f/test_workspaces.o: tests/mcu/test_workspaces.c $(MCU_GEN)/lenet_ws.c \
+                                $(MCU_GEN)/lenet5_op13_golden.h
+	$(MCU_CC) $(MCU_CPU_m4f) $(MCU_CFLAGS) -MMD -MP $(MCU_INC) -DMODEL_HEADER='"lenet_ws.h"' \
+	  -DMODEL_RUN=lenet_ws_run -DWORKSPACE_BYTES=LENET_WS_WORKSPACE_BYTES \
+	  -DWORKSPACE_ALIGN=LENET_WS_WORKSPACE_ALIGN -DGOLDEN_HEADER='"lenet5_op13_golden.h"' -c $< -o $@
+
+$(B)/mcu/m4f/test_workspaces.elf: $(B)/mcu/m4f/test_workspaces.o $(B)/mcu/m4f/gen/lenet_ws.o \
+                                  $(B)/mcu/m4f/mcu.o $(B)/mcu/m4f/startup.o $(B)/mcu/m4f/libonnxcc.a \
+                                  examples/cortex-m/mps2-an386.ld
+	$(MCU_CC) $(MCU_CPU_m4f) $(MCU_LDFLAGS) -Wl,-Map=$(@:.elf=.map),--cref $(filter %.o %.a,$^) -lm -o $@
+
+mcu-test: deps-mcu
+	$(MAKE) --no-print-directory $(B)/onnxcc $(MCU_ELFS)
+	@MAKE="$(MAKE)" ONNXCC=$(B)/onnxcc MCU_MODELS="$(MCU_MODELS)" \
+	  MCU_CORES="$(foreach c,$(MCU_CORES),$(c):$(MCU_BOARD_$(c)))" \
+	  $(foreach c,$(MCU_CORES),MCU_CC_$(c)="$(MCU_CC) $(MCU_CPU_$(c)) $(MCU_CFLAGS) -Iruntime") \
+	  sh tests/mcu/run.sh
+
+mcu-report: mcu-test
+	@echo
+	@$(PYTHON) tests/mcu/report.py $(B)/mcu $(MCU_MODELS)
 
 # ------------------------------------------------------------------- install
 install: all

@@ -13,6 +13,13 @@
  *
  * Errors do not stop the walk: every unsupported operator is reported in
  * one run; nodes downstream of a failed node are skipped quietly.
+ *
+ * The caps of g->limits hold here for what the reader could not see: graph
+ * input shapes, every node output's element count (checked before a fold
+ * allocates it) and the constant data folding makes. Folding a node whose
+ * multiply-accumulates would exceed what is left of max_fold_macs is
+ * skipped (the node runs in the generated code instead), so compile time
+ * stays bounded too.
  */
 #include "compiler.h"
 
@@ -127,26 +134,97 @@ static int outputs_const(const Node *n)
   return 1;
 }
 
-// Outputs must have sane shapes whatever the op computed.
-static int check_outputs(Diag *d, const Node *n)
+int check_output_size(Diag *d, const Graph *g, const Node *n, const Tensor *t)
 {
+  CHECK(d, n, t->rank >= 0 && t->rank <= MAX_RANK, "output '%s' has no shape (internal error)",
+        t->name);
+  int64_t count = tensor_count(t);
+  char shape[200], num[32];
+  snprintf(num, sizeof num, "%lld", (long long)count);
+  CHECK(d, n, count >= 0 && count <= g->limits.max_elements, "output '%s' %s has %s elements, "
+        "more than the limit of %lld (--max-elements)", t->name,
+        shape_str(t, shape, sizeof shape), count < 0 ? "more than 2^63" : num,
+        (long long)g->limits.max_elements);
+  return 0;
+}
+
+// Outputs must have sane shapes whatever the op computed, within the caps.
+static int check_outputs(Diag *d, const Graph *g, const Node *n)
+{
+  for (int k = 0; k < n->noutputs; k++)
+    if (n->outputs[k] && check_output_size(d, g, n, n->outputs[k]) != 0)
+      return -1;
+  return 0;
+}
+
+// Graph inputs, their shapes now fixed, within the caps. Empty inputs (a
+// dimension of 0) are legal, as in ONNX: the generated code handles them.
+static int check_inputs(Diag *d, const Graph *g)
+{
+  int rc = 0;
+  for (int i = 0; i < g->ninputs; i++) {
+    const Tensor *t = g->inputs[i];
+    int64_t count = tensor_count(t);
+    char shape[200];
+    if (t->rank < 0)
+      continue; // the driver reports unknown shapes
+    shape_str(t, shape, sizeof shape);
+    if (count < 0 || count > g->limits.max_elements) {
+      char num[32];
+      snprintf(num, sizeof num, "%lld", (long long)count);
+      diag_error(d, "graph input '%s' %s has %s elements, more than the limit of %lld "
+                    "(--max-elements)", t->name, shape, count < 0 ? "more than 2^63" : num,
+                 (long long)g->limits.max_elements);
+      rc = -1;
+    }
+  }
+  return rc;
+}
+
+// Bytes of the constant data t holds (see const_alloc), 0 if none.
+static int64_t const_bytes(const Tensor *t)
+{
+  if (t->kind != T_CONST || !t->data)
+    return 0;
+  int64_t count = tensor_count(t);
+  return (count > 0 ? count : 1) * (is_float_type(t->dtype) ? 4 : 8);
+}
+
+// Whether to fold n now: its folds fit what is left of the budgets. The
+// constant data must fit the cap (an error); the work must fit the MAC
+// budget, or a float node is left to run in the generated code.
+static int fold_fits(Diag *d, const Graph *g, const Node *n, int64_t *bytes, int64_t *macs)
+{
+  int64_t need = 0;
+  int is_float = 1;
   for (int k = 0; k < n->noutputs; k++) {
-    Tensor *t = n->outputs[k];
+    const Tensor *t = n->outputs[k];
     if (!t)
       continue;
-    CHECK(d, n, t->rank >= 0, "output '%s' has no shape (internal error)", t->name);
     int64_t count = tensor_count(t);
-    CHECK(d, n, count >= 0 && count <= INT32_MAX,
-          "output '%s' has more than 2^31 elements (dimension overflow)", t->name);
+    need += (count > 0 ? count : 1) * (is_float_type(t->dtype) ? 4 : 8);
+    is_float &= is_float_type(t->dtype);
   }
-  return 0;
+  CHECK(d, n, need <= g->limits.max_weight_bytes - *bytes, "folding it at compile time brings "
+        "the constant data to %lld bytes, more than the limit of %lld (--max-weight-bytes)",
+        (long long)(*bytes + need), (long long)g->limits.max_weight_bytes);
+  int64_t m = n->op->macs ? n->op->macs(n) : 0;
+  if (is_float && (m < 0 || m > *macs))
+    return 0;
+  if (m > 0 && m <= *macs)
+    *macs -= m;
+  *bytes += need;
+  return 1;
 }
 
 int check_graph(Diag *d, Graph *g)
 {
-  if (topological_sort(d, g) != 0)
+  if (check_inputs(d, g) != 0 || topological_sort(d, g) != 0)
     return -1;
   graph_count_uses(g);
+  int64_t bytes = 0, macs = g->limits.max_fold_macs;
+  for (int i = 0; i < g->ntensors; i++)
+    bytes += const_bytes(g->tensors[i]);
   int rc = 0;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
@@ -159,9 +237,14 @@ int check_graph(Diag *d, Graph *g)
       rc = -1;
       continue;
     }
+    if (n->noutputs < 1 || !n->outputs[0]) { // every supported op writes output 0
+      diag_node(d, n, "%s", n->noutputs < 1 ? "has no outputs" : "output 0 has an empty name");
+      rc = -1;
+      continue;
+    }
     if (!inputs_known(n))
       continue; // downstream of an earlier error
-    if (n->op->check(d, g, n) != 0 || check_outputs(d, n) != 0) {
+    if (n->op->check(d, g, n) != 0 || check_outputs(d, g, n) != 0) {
       for (int k = 0; k < n->noutputs; k++)
         if (n->outputs[k])
           n->outputs[k]->rank = -1;
@@ -169,7 +252,11 @@ int check_graph(Diag *d, Graph *g)
       continue;
     }
     if (n->op->fold && inputs_const(n)) {
-      if (n->op->fold(d, g, n) != 0) {
+      int fits = fold_fits(d, g, n, &bytes, &macs);
+      if (fits < 0 || (fits && n->op->fold(d, g, n) != 0)) {
+        for (int k = 0; k < n->noutputs; k++)
+          if (n->outputs[k])
+            n->outputs[k]->rank = -1;
         rc = -1;
         continue;
       }

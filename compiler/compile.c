@@ -109,7 +109,7 @@ static char *name_from_path(const char *path)
 
 static int run_passes(Diag *d, Compiled *c, const char *path, const CompileOptions *opt)
 {
-  Graph *g = c->g = onnx_read_model(d, path);
+  Graph *g = c->g = onnx_read_model_limited(d, path, &opt->limits);
   if (!g)
     return -1;
   if (g->opset < MIN_OPSET || g->opset > MAX_OPSET) {

@@ -93,6 +93,30 @@ typedef struct {
   Tensor *t;       // A_TENSOR (not in the graph's tensor list; owned here)
 } Attr;
 
+// Caps on what one model may make the compiler hold or do (README, "Hostile
+// input"); rank is capped by MAX_RANK. Checked by the reader (initializers,
+// node count) and by check.c (graph inputs, every node output, constant
+// data made by folding). CompileOptions.limits fields left 0 take the
+// defaults (limits_resolve).
+typedef struct {
+  int64_t max_elements;     // elements of any one tensor (--max-elements)
+  int64_t max_weight_bytes; // constant data as held: initializers and folded
+                            // tensors, 4 bytes per float, 8 per integer (--max-weight-bytes)
+  int64_t max_nodes;        // nodes in the graph (--max-nodes)
+  int64_t max_fold_macs;    // multiply-accumulates all folds may spend; past it, float
+                            // nodes over constants run in generated code (no flag)
+} Limits;
+
+#define LIMIT_MAX_ELEMENTS ((int64_t)1 << 28)
+#define LIMIT_MAX_WEIGHT_BYTES ((int64_t)1 << 30)
+#define LIMIT_MAX_NODES 100000
+#define LIMIT_MAX_FOLD_MACS ((int64_t)1 << 30)
+// Upper bound of --max-elements: the kernels index tensors with int.
+#define LIMIT_ELEMENTS_CEILING ((int64_t)INT32_MAX)
+
+// The defaults where `in` (may be NULL) has 0.
+Limits limits_resolve(const Limits *in);
+
 typedef struct OpDef OpDef;
 
 typedef struct Node {
@@ -127,6 +151,7 @@ typedef struct {
   Tensor **outputs;
   int noutputs;
   void *name_index; // hash table name -> tensor (graph.c)
+  Limits limits;    // the caps in force (defaults from graph_new)
 } Graph;
 
 Graph *graph_new(const char *path);
@@ -315,6 +340,9 @@ int64_t checked_mul(int64_t a, int64_t b);      // -1 on overflow or negative
 //
 
 int check_graph(Diag *d, Graph *g);
+// t (an output of n) has a shape within g->limits.max_elements (so its
+// dense strides fit int); for ops that lay out an output inside check().
+int check_output_size(Diag *d, const Graph *g, const Node *n, const Tensor *t);
 
 //
 // passes.c: graph rewrites before planning
@@ -409,6 +437,7 @@ typedef struct {
   int nbinds;              // --bind NAME=FILE.pb: inputs made constants
   const char *bind_names[16];
   const char *bind_files[16];
+  Limits limits;           // --max-elements, --max-weight-bytes, --max-nodes (0: default)
 } CompileOptions;
 
 typedef struct {

@@ -149,16 +149,27 @@ static void emit_checkpoint(Emitter *e, const Compiled *c)
         c->name, fp, count);
 }
 
+// Declares the arena buffers the step's body referenced (emit_ref marks them).
 static void emit_arena_pointers(Emitter *e, Graph *g)
 {
   for (int i = 0; i < g->ntensors; i++) {
     Tensor *t = g->tensors[i];
-    if (t->storage != S_ARENA || t->alias)
+    if (t->storage != S_ARENA || t->alias || !t->referenced)
       continue;
     char shape[128];
     emitf(e, "  float *const %s = arena + %lld; /* '%s' %s */\n", t->cname,
           (long long)(t->offset / 4), t->name, shape_str(t, shape, sizeof shape));
   }
+}
+
+// Copies what the scratch file holds to the real output.
+static void append_file(FILE *out, FILE *scratch)
+{
+  char buf[4096];
+  size_t n;
+  rewind(scratch);
+  while ((n = fread(buf, 1, sizeof buf, scratch)) > 0)
+    fwrite(buf, 1, n, out);
 }
 
 // Clears a gradient buffer before its first contribution of this step.
@@ -245,7 +256,13 @@ void emit_train_step(Emitter *e, const Compiled *c)
   emitf(e, "  int finite = 1;\n");
   emitf(e, "  const nn_optim_config oc = {cfg->lr, cfg->momentum, cfg->dampening, "
            "cfg->weight_decay,\n      cfg->nesterov, cfg->beta1, cfg->beta2, cfg->eps, 0};\n");
-  emit_arena_pointers(e, g);
+  // The body goes to a scratch file first, so that only the buffers it
+  // references are declared.
+  FILE *out = e->out, *scratch = tmpfile();
+  if (scratch)
+    e->out = scratch;
+  for (int i = 0; i < g->ntensors; i++)
+    g->tensors[i]->referenced = 0;
   emitf(e, "  (void)inputs;\n");
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
@@ -267,5 +284,11 @@ void emit_train_step(Emitter *e, const Compiled *c)
           e->upper);
   emit_update(e, c);
   emitf(e, "  return %s_TRAIN_OK;\n}\n", e->upper);
+  if (scratch) {
+    e->out = out;
+    emit_arena_pointers(e, g);
+    append_file(out, scratch);
+    fclose(scratch);
+  }
   emit_checkpoint(e, c);
 }

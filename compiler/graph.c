@@ -89,11 +89,28 @@ static void index_insert(NameIndex *ix, Tensor *t)
   ix->used++;
 }
 
+Limits limits_resolve(const Limits *in)
+{
+  Limits l = {LIMIT_MAX_ELEMENTS, LIMIT_MAX_WEIGHT_BYTES, LIMIT_MAX_NODES, LIMIT_MAX_FOLD_MACS};
+  if (in && in->max_elements > 0)
+    l.max_elements = in->max_elements;
+  if (in && in->max_weight_bytes > 0)
+    l.max_weight_bytes = in->max_weight_bytes;
+  if (in && in->max_nodes > 0)
+    l.max_nodes = in->max_nodes;
+  if (in && in->max_fold_macs > 0)
+    l.max_fold_macs = in->max_fold_macs;
+  if (l.max_elements > LIMIT_ELEMENTS_CEILING)
+    l.max_elements = LIMIT_ELEMENTS_CEILING;
+  return l;
+}
+
 Graph *graph_new(const char *path)
 {
   Graph *g = xcalloc(1, sizeof(Graph));
   g->path = xstrdup(path);
   g->name_index = xcalloc(1, sizeof(NameIndex));
+  g->limits = limits_resolve(NULL);
   return g;
 }
 

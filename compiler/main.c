@@ -34,6 +34,10 @@ static const char usage[] =
     "  --accumulate K       average gradients over K calls per update (default 1)\n"
     "  --eval               compile training-mode Dropout/BatchNormalization as\n"
     "                       model.eval() would (identity, running statistics)\n"
+    "  --max-elements N     refuse a tensor of more than N elements (default 2^28)\n"
+    "  --max-weight-bytes N refuse more than N bytes of constant data, initializers\n"
+    "                       and folded tensors (default 2^30)\n"
+    "  --max-nodes N        refuse a graph of more than N nodes (default 100000)\n"
     "  --rtol R --atol A    verify tolerances (default 1e-3 and 1e-5)\n"
     "  --cc CC              C compiler verify uses (default: $CC or cc)\n"
     "  --keep               verify keeps its build folder\n";
@@ -211,7 +215,8 @@ int main(int argc, char **argv)
     }
     static const char *const valued[] = {"-o", "--name", "--batch", "--dim", "--bind", "--arena",
                                          "--optimizer", "--trainable", "--accumulate",
-                                         "--rtol", "--atol", "--cc", NULL};
+                                         "--rtol", "--atol", "--cc", "--max-elements",
+                                         "--max-weight-bytes", "--max-nodes", NULL};
     int takes_value = 0;
     for (const char *const *opt_name = valued; *opt_name; opt_name++)
       takes_value |= !strcmp(a, *opt_name);
@@ -243,6 +248,14 @@ int main(int argc, char **argv)
         opt.bind_names[opt.nbinds] = name;
         opt.bind_files[opt.nbinds++] = value;
       }
+    } else if (!strcmp(a, "--max-elements")) {
+      if (parse_int(next, 1, LIMIT_ELEMENTS_CEILING, &v) != 0)
+        return bad_usage("--max-elements needs an integer from 1 to 2147483647, got '%s'", next);
+      opt.limits.max_elements = v;
+    } else if (!strcmp(a, "--max-weight-bytes") || !strcmp(a, "--max-nodes")) {
+      if (parse_int(next, 1, LLONG_MAX, &v) != 0)
+        return bad_usage("expected a positive integer, got '%s'", next);
+      *(a[6] == 'w' ? &opt.limits.max_weight_bytes : &opt.limits.max_nodes) = v;
     } else if (!strcmp(a, "--rtol") || !strcmp(a, "--atol")) {
       double x;
       if (parse_double(next, &x) != 0)

@@ -51,7 +51,10 @@ static const char harness_c[] =
     "  for (i = 0; i < MODEL_NUM_OUTPUTS; i++) {\n"
     "    FILE *f = fopen(argv[1 + MODEL_NUM_INPUTS + i], \"wb\");\n"
     "    if (!f || fwrite(out[i], sizeof(float), (size_t)out_size[i], f) != (size_t)out_size[i]) return 5;\n"
-    "    fclose(f);\n  }\n  return 0;\n}\n";
+    "    fclose(f);\n  }\n"
+    "  for (i = 0; i < MODEL_NUM_INPUTS; i++) free((void *)in[i]);\n"
+    "  for (i = 0; i < MODEL_NUM_OUTPUTS; i++) free(out[i]);\n"
+    "  return 0;\n}\n";
 
 typedef struct {
   Tensor *inputs[MAX_IO], *outputs[MAX_IO];
@@ -312,7 +315,7 @@ int verify_model(Diag *d, const char *model, int ndirs, char **dirs, const Compi
 {
   // The model is judged first: what onnxcc refuses is refused before any
   // data file is read.
-  Graph *probe = onnx_read_model(d, model);
+  Graph *probe = onnx_read_model_limited(d, model, &copt->limits);
   if (!probe)
     return -1;
   // Integer inputs are bound per data set; other types are left for the

@@ -7,11 +7,16 @@
  * with their data decoded to float or int64, nodes and attributes. Every
  * structural problem of the file itself (not a protobuf message, bad
  * tensor data sizes, external data outside the model's folder, duplicate
- * names) is reported here with the tensor or node it concerns.
+ * names, names that cannot be written into C) is reported here with the
+ * tensor or node it concerns, and so are the caps of Limits that the file
+ * alone decides: node count, elements of each initializer, and the bytes
+ * of all constant data. Memory stays proportional to the file (plus
+ * external data, within the caps).
  *
  * It deliberately does not check operator semantics or graph order: that
  * is check.c's job, on the IR.
  */
+#define _XOPEN_SOURCE 700 // realpath
 #include "onnx_read.h"
 
 #include <errno.h>
@@ -23,6 +28,14 @@
 
 // Files larger than this are refused before reading (2 GiB is protobuf's own limit).
 #define MAX_FILE_BYTES ((size_t)2 << 30)
+
+// What every step of the reading shares.
+typedef struct {
+  Diag *d;
+  const char *dir;      // the model's folder, for external data
+  Limits lim;
+  int64_t const_bytes;  // constant data read so far, as the IR holds it
+} Reader;
 
 static unsigned char *read_whole_file(Diag *d, const char *path, size_t *len)
 {
@@ -64,6 +77,16 @@ static unsigned char *read_whole_file(Diag *d, const char *path, size_t *len)
     return NULL;
   }
   *len = n;
+  return buf;
+}
+
+// An element count for messages: the number, or "more than 2^63" when it overflowed (< 0).
+static const char *count_str(int64_t count)
+{
+  static char buf[32];
+  if (count < 0)
+    return "more than 2^63";
+  snprintf(buf, sizeof buf, "%lld", (long long)count);
   return buf;
 }
 
@@ -136,9 +159,21 @@ static void decode_raw(const unsigned char *p, DType dt, int64_t count, void *ou
 }
 
 // Reads external data (location relative to the model's folder, never outside it).
-static unsigned char *read_external(Diag *d, const Onnx__TensorProto *tp,
-                                    const char *model_dir, int64_t want)
+// 1 if path (a file that exists) is inside dir once symbolic links are resolved.
+static int is_inside(const char *dir, const char *path)
 {
+  char *rd = realpath(dir, NULL), *rp = realpath(path, NULL);
+  size_t n = rd ? strlen(rd) : 0;
+  int inside = rd && rp && !strncmp(rd, rp, n) && (rp[n] == '/' || (n == 1 && rd[0] == '/'));
+  free(rd);
+  free(rp);
+  return inside;
+}
+
+static unsigned char *read_external(Reader *r, const Onnx__TensorProto *tp, int64_t want)
+{
+  Diag *d = r->d;
+  const char *model_dir = r->dir;
   const char *location = NULL;
   int64_t offset = 0, length = -1;
   for (size_t i = 0; i < tp->n_external_data; i++) {
@@ -175,6 +210,9 @@ static unsigned char *read_external(Diag *d, const Onnx__TensorProto *tp,
   if (!f) {
     diag_error(d, "tensor '%s': cannot open external data file '%s': %s", tn, location,
                strerror(errno));
+  } else if (!is_inside(model_dir, path)) { // a symbolic link out of the folder
+    diag_error(d, "tensor '%s': external data location '%s' is outside the model's folder",
+               tn, location);
   } else {
     buf = xmalloc(want ? (size_t)want : 1);
     if (fseek(f, (long)offset, SEEK_SET) != 0 ||
@@ -191,9 +229,9 @@ static unsigned char *read_external(Diag *d, const Onnx__TensorProto *tp,
 }
 
 // Copies a TensorProto's type, dims and data into t (kind T_CONST).
-static int tensor_from_proto(Diag *d, const Onnx__TensorProto *tp, Tensor *t,
-                             const char *model_dir)
+static int tensor_from_proto(Reader *r, const Onnx__TensorProto *tp, Tensor *t)
 {
+  Diag *d = r->d;
   const char *tn = t->name ? t->name : "";
   t->kind = T_CONST;
   t->dtype = (DType)tp->data_type;
@@ -202,28 +240,42 @@ static int tensor_from_proto(Diag *d, const Onnx__TensorProto *tp, Tensor *t,
     return -1;
   }
   t->rank = (int)tp->n_dims;
-  int64_t count = 1;
   for (size_t i = 0; i < tp->n_dims; i++) {
     if (tp->dims[i] < 0) {
       diag_error(d, "tensor '%s' has negative dimension %lld", tn, (long long)tp->dims[i]);
       return -1;
     }
     t->dims[i] = tp->dims[i];
-    count = checked_mul(count, tp->dims[i]);
-    if (count < 0 || count > INT32_MAX) {
-      diag_error(d, "tensor '%s': element count overflows (dims too large)", tn);
-      return -1;
-    }
+  }
+  int64_t count = tensor_count(t);
+  if (count < 0 || count > r->lim.max_elements) {
+    char shape[200];
+    diag_error(d, "tensor '%s' %s has %s elements, more than the limit of %lld (--max-elements)",
+               tn, shape_str(t, shape, sizeof shape), count_str(count),
+               (long long)r->lim.max_elements);
+    return -1;
   }
   if (tp->segment) {
     diag_error(d, "tensor '%s': segmented tensors are not supported", tn);
     return -1;
   }
   int rs = raw_size(t->dtype);
+  if (rs == 0 && ((int)t->dtype < 0 || t->dtype > DT_BFLOAT16)) {
+    diag_error(d, "tensor '%s' has unknown data type %d", tn, (int)t->dtype);
+    return -1;
+  }
   if (rs == 0) {
     diag_error(d, "tensor '%s' has unsupported data type %s", tn, dtype_name(t->dtype));
     return -1;
   }
+  int64_t held = count * (is_float_type(t->dtype) ? 4 : 8);
+  if (held > r->lim.max_weight_bytes - r->const_bytes) {
+    diag_error(d, "tensor '%s' brings the constant data to %lld bytes, more than the limit of "
+                  "%lld (--max-weight-bytes)", tn, (long long)(r->const_bytes + held),
+               (long long)r->lim.max_weight_bytes);
+    return -1;
+  }
+  r->const_bytes += held;
   void *data = const_alloc(t);
   if (!data) {
     diag_error(d, "tensor '%s': out of memory", tn);
@@ -231,7 +283,7 @@ static int tensor_from_proto(Diag *d, const Onnx__TensorProto *tp, Tensor *t,
   }
   int64_t bytes = count * rs;
   if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-    unsigned char *raw = read_external(d, tp, model_dir, bytes);
+    unsigned char *raw = read_external(r, tp, bytes);
     if (!raw)
       return -1;
     decode_raw(raw, t->dtype, count, data);
@@ -275,6 +327,67 @@ static int tensor_from_proto(Diag *d, const Onnx__TensorProto *tp, Tensor *t,
   return 0;
 }
 
+// Length of the valid UTF-8 sequence at s, or 0.
+static int utf8_length(const unsigned char *s)
+{
+  int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+  if (s[0] >= 0xf8)
+    n = 0;
+  for (int i = 1; i < n; i++)
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+  return n;
+}
+
+// What in name cannot go into generated C (names end up in comments, in
+// string literals and in messages), or NULL if nothing.
+static const char *name_problem(const char *name)
+{
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+    if (*p < 0x20 || *p == 0x7f)
+      return "a control character";
+    if (*p == '"' || *p == '\\')
+      return *p == '"' ? "'\"'" : "a backslash";
+    if ((p[0] == '*' && p[1] == '/') || (p[0] == '/' && p[1] == '*'))
+      return "a comment delimiter";
+    if (p[0] == '?' && p[1] == '?')
+      return "'?\?' (a C trigraph)";
+    if (*p >= 0x80) {
+      int n = utf8_length(p);
+      if (!n)
+        return "bytes that are not UTF-8";
+      p += n - 1;
+    }
+  }
+  return NULL;
+}
+
+// name, printable: bytes outside ASCII's printable range as \xNN.
+static const char *printable(const char *name, char *buf, size_t cap)
+{
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)name; *p && n + 5 < cap; p++)
+    n += (size_t)snprintf(buf + n, cap - n, *p < 0x20 || *p >= 0x7f ? "\\x%02x" : "%c", *p);
+  buf[n] = 0;
+  return buf;
+}
+
+// Refuses a name that generated C could not hold. n: the node it belongs to, or NULL.
+static int check_name(Diag *d, const Node *n, const char *what, const char *name)
+{
+  const char *problem = name_problem(name);
+  if (!problem)
+    return 0;
+  char buf[200];
+  if (n)
+    diag_node(d, n, "%s '%s' contains %s, which cannot be written into generated C", what,
+              printable(name, buf, sizeof buf), problem);
+  else
+    diag_error(d, "%s '%s' contains %s, which cannot be written into generated C", what,
+               printable(name, buf, sizeof buf), problem);
+  return -1;
+}
+
 static int value_info_to_tensor(Diag *d, const Onnx__ValueInfoProto *vi, Tensor *t)
 {
   const Onnx__TypeProto *tp = vi->type;
@@ -316,9 +429,9 @@ static int value_info_to_tensor(Diag *d, const Onnx__ValueInfoProto *vi, Tensor 
   return 0;
 }
 
-static int read_attr(Diag *d, const Node *n, const Onnx__AttributeProto *ap, Attr *a,
-                     const char *model_dir)
+static int read_attr(Reader *r, const Node *n, const Onnx__AttributeProto *ap, Attr *a)
 {
+  Diag *d = r->d;
   a->name = xstrdup(ap->name ? ap->name : "");
   a->type = ap->has_type ? (AttrType)ap->type : A_UNDEFINED;
   if (a->type == A_UNDEFINED) { // IR version 1 files carry no type: infer it
@@ -359,7 +472,7 @@ static int read_attr(Diag *d, const Node *n, const Onnx__AttributeProto *ap, Att
     a->t->name = xstrdup(ap->t->name ? ap->t->name : a->name);
     a->t->producer = -1;
     a->t->input_index = a->t->output_index = -1;
-    if (tensor_from_proto(d, ap->t, a->t, model_dir) != 0)
+    if (tensor_from_proto(r, ap->t, a->t) != 0)
       return -1;
   }
   return 0;
@@ -373,19 +486,38 @@ static Tensor *use_tensor(Graph *g, const char *name)
   return t ? t : graph_add_tensor(g, name);
 }
 
-static int read_nodes(Diag *d, Graph *g, const Onnx__GraphProto *gp, const char *model_dir)
+static int read_nodes(Reader *r, Graph *g, const Onnx__GraphProto *gp)
 {
+  Diag *d = r->d;
+  if ((int64_t)gp->n_node > g->limits.max_nodes) {
+    diag_error(d, "the graph has %zu nodes, more than the limit of %lld (--max-nodes)",
+               gp->n_node, (long long)g->limits.max_nodes);
+    return -1;
+  }
   for (size_t i = 0; i < gp->n_node; i++) {
     const Onnx__NodeProto *np = gp->node[i];
-    Node *n = graph_add_node(g, np->name ? np->name : "", np->op_type ? np->op_type : "",
-                             (int)np->n_input, (int)np->n_output);
+    char buf[200];
+    const char *name = np->name ? np->name : "", *op_type = np->op_type ? np->op_type : "";
+    if (name_problem(name) || name_problem(op_type)) {
+      diag_error(d, "node %zu: its %s '%s' contains %s, which cannot be written into generated C",
+                 i, name_problem(name) ? "name" : "op_type",
+                 printable(name_problem(name) ? name : op_type, buf, sizeof buf),
+                 name_problem(name) ? name_problem(name) : name_problem(op_type));
+      return -1;
+    }
+    Node *n = graph_add_node(g, name, op_type, (int)np->n_input, (int)np->n_output);
     free(n->domain);
     n->domain = xstrdup(np->domain ? np->domain : "");
-    for (size_t k = 0; k < np->n_input; k++)
+    for (size_t k = 0; k < np->n_input; k++) {
+      if (check_name(d, n, "input", np->input[k]) != 0)
+        return -1;
       n->inputs[k] = np->input[k][0] ? use_tensor(g, np->input[k]) : NULL;
+    }
     for (size_t k = 0; k < np->n_output; k++) {
       if (!np->output[k][0])
         continue; // omitted optional output
+      if (check_name(d, n, "output", np->output[k]) != 0)
+        return -1;
       Tensor *t = use_tensor(g, np->output[k]);
       if (t->producer >= 0 || t->kind != T_ACTIVATION) {
         diag_node(d, n, "output '%s' is already produced by %s", t->name,
@@ -399,24 +531,31 @@ static int read_nodes(Diag *d, Graph *g, const Onnx__GraphProto *gp, const char 
     }
     n->nattrs = (int)np->n_attribute;
     n->attrs = xcalloc(np->n_attribute + 1, sizeof(Attr));
-    for (size_t k = 0; k < np->n_attribute; k++)
-      if (read_attr(d, n, np->attribute[k], &n->attrs[k], model_dir) != 0)
+    for (size_t k = 0; k < np->n_attribute; k++) {
+      if (read_attr(r, n, np->attribute[k], &n->attrs[k]) != 0)
         return -1;
+      for (size_t j = 0; j < k; j++)
+        CHECK(d, n, strcmp(n->attrs[j].name, n->attrs[k].name),
+              "attribute '%s' is given twice", n->attrs[k].name);
+    }
   }
   return 0;
 }
 
-static int read_graph(Diag *d, Graph *g, const Onnx__GraphProto *gp, const char *model_dir)
+static int read_graph(Reader *r, Graph *g, const Onnx__GraphProto *gp)
 {
+  Diag *d = r->d;
   for (size_t i = 0; i < gp->n_initializer; i++) {
     const Onnx__TensorProto *tp = gp->initializer[i];
     const char *name = tp->name ? tp->name : "";
+    if (check_name(d, NULL, "initializer", name) != 0)
+      return -1;
     Tensor *t = graph_add_tensor(g, name);
     if (!t) {
       diag_error(d, "initializer '%s' is defined twice", name);
       return -1;
     }
-    if (tensor_from_proto(d, tp, t, model_dir) != 0)
+    if (tensor_from_proto(r, tp, t) != 0)
       return -1;
   }
   if (gp->n_sparse_initializer) {
@@ -426,6 +565,8 @@ static int read_graph(Diag *d, Graph *g, const Onnx__GraphProto *gp, const char 
   g->inputs = xcalloc(gp->n_input + 1, sizeof(Tensor *));
   for (size_t i = 0; i < gp->n_input; i++) {
     const char *name = gp->input[i]->name ? gp->input[i]->name : "";
+    if (check_name(d, NULL, "graph input", name) != 0)
+      return -1;
     Tensor *t = graph_find_tensor(g, name);
     if (t && t->kind == T_CONST)
       continue; // IR < 4 lists initializers as inputs too; the initializer wins
@@ -440,11 +581,13 @@ static int read_graph(Diag *d, Graph *g, const Onnx__GraphProto *gp, const char 
     if (value_info_to_tensor(d, gp->input[i], t) != 0)
       return -1;
   }
-  if (read_nodes(d, g, gp, model_dir) != 0)
+  if (read_nodes(r, g, gp) != 0)
     return -1;
   g->outputs = xcalloc(gp->n_output + 1, sizeof(Tensor *));
   for (size_t i = 0; i < gp->n_output; i++) {
     const char *name = gp->output[i]->name ? gp->output[i]->name : "";
+    if (check_name(d, NULL, "graph output", name) != 0)
+      return -1;
     Tensor *t = graph_find_tensor(g, name);
     if (!t) {
       diag_error(d, "graph output '%s' is not produced by any node, input or initializer", name);
@@ -478,6 +621,11 @@ static char *dir_of(const char *path)
 
 Graph *onnx_read_model(Diag *d, const char *path)
 {
+  return onnx_read_model_limited(d, path, NULL);
+}
+
+Graph *onnx_read_model_limited(Diag *d, const char *path, const Limits *limits)
+{
   size_t len;
   unsigned char *bytes = read_whole_file(d, path, &len);
   if (!bytes)
@@ -494,17 +642,28 @@ Graph *onnx_read_model(Diag *d, const char *path)
     return NULL;
   }
   Graph *g = graph_new(path);
+  g->limits = limits_resolve(limits);
   g->ir_version = mp->ir_version;
   g->producer = xstrdup(mp->producer_name ? mp->producer_name : "");
   g->opset = -1;
+  int64_t opset = -1;
   for (size_t i = 0; i < mp->n_opset_import; i++) {
     const char *dom = mp->opset_import[i]->domain;
     if (!dom || !*dom || !strcmp(dom, "ai.onnx"))
-      g->opset = (int)mp->opset_import[i]->version;
+      opset = mp->opset_import[i]->version;
   }
+  g->opset = opset < -1 || opset > INT_MAX ? 0 : (int)opset;
+  Reader r = {d, NULL, g->limits, 0};
   char *model_dir = dir_of(path);
+  r.dir = model_dir;
   int rc = 0;
-  if (!mp->graph) {
+  if (check_name(d, NULL, "producer_name", g->producer) != 0) {
+    rc = -1;
+  } else if (opset < -1 || opset > INT_MAX) {
+    diag_error(d, "the model imports opset %lld of the default ONNX domain, which does not exist",
+               (long long)opset);
+    rc = -1;
+  } else if (!mp->graph) {
     diag_error(d, "not an ONNX model: no graph (is this a different protobuf file?)");
     rc = -1;
   } else if (g->opset < 0 && mp->ir_version >= 3) {
@@ -514,7 +673,7 @@ Graph *onnx_read_model(Diag *d, const char *path)
   } else {
     if (g->opset < 0)
       g->opset = 1; // IR versions before 3 had no opset_import
-    rc = read_graph(d, g, mp->graph, model_dir);
+    rc = read_graph(&r, g, mp->graph);
   }
   free(model_dir);
   onnx__model_proto__free_unpacked(mp, NULL);
@@ -542,7 +701,8 @@ Tensor *onnx_read_tensor_file(Diag *d, const char *path)
   t->producer = -1;
   t->input_index = t->output_index = -1;
   char *dir = dir_of(path);
-  int rc = tensor_from_proto(d, tp, t, dir);
+  Reader r = {d, dir, limits_resolve(NULL), 0};
+  int rc = tensor_from_proto(&r, tp, t);
   free(dir);
   onnx__tensor_proto__free_unpacked(tp, NULL);
   if (rc != 0) {

@@ -11,6 +11,8 @@
 
 // Reads a ModelProto from path. NULL on error (reported through d).
 Graph *onnx_read_model(Diag *d, const char *path);
+// The same under the caps of limits (NULL: the defaults), which the graph keeps.
+Graph *onnx_read_model_limited(Diag *d, const char *path, const Limits *limits);
 
 // Reads one serialized TensorProto (test-data input_K.pb / output_K.pb) into
 // a fresh constant tensor. NULL on error.

@@ -284,4 +284,233 @@ long nn_ckpt_save(void *buf, size_t cap, uint32_t fingerprint, uint32_t steps,
 int nn_ckpt_load(const void *buf, size_t len, uint32_t fingerprint, uint32_t *steps,
                  const nn_ckpt_tensor *tensors, int count);
 
+/* ============================================================== Training */
+
+/*
+ * Backward kernels, losses and optimizer updates, called by the training
+ * step the compiler emits (forward, loss, backward through every node in
+ * reverse, update).
+ *
+ * Conventions, shared by every backward kernel:
+ *  - nn_<op>_backward takes the gradient outputs first (dx, dw, db, ... in
+ *    the order of the forward's inputs), then dy, then the forward tensors
+ *    it reads, then the forward's own params struct or dimensions;
+ *  - a gradient d<name> is dL/d<name>, of <name>'s shape, and is
+ *    ACCUMULATED (+=): the caller zeroes it once per step, so a tensor read
+ *    by several nodes (fan-out, y = x op x) sums every contribution;
+ *  - any gradient output may be NULL (frozen weight, input that needs no
+ *    gradient): its work is skipped, and the forward tensors only it needs
+ *    may be NULL too; each kernel says which tensors it reads;
+ *  - gradient outputs never alias dy or a forward tensor (two gradient
+ *    outputs may be the same buffer where the forward inputs are the same
+ *    tensor);
+ *  - fused activations are a forward-only optimisation: params structs
+ *    passed to a backward kernel have act == NN_ACT_NONE;
+ *  - derivatives at kinks follow PyTorch 1.13 (see nn_act_backward).
+ */
+
+/*
+ * dx[i] += dy[i] * act'(x[i]).  Reads y for RELU, SIGMOID, TANH (x is then
+ * ignored and may be NULL; if y is NULL they fall back to x); reads nothing
+ * for NONE, NEG, SCALE_SHIFT, FLOOR, CEIL, SIGN, ROUND (the last four have
+ * zero gradient and add nothing); reads x for every other kind (y may be
+ * NULL). Derivative at the kinks, as PyTorch: RELU 0 at 0; LEAKY_RELU, ELU,
+ * SELU, CELU take the negative side at x = 0 (alpha, alpha, beta*alpha, 1);
+ * CLIP passes where alpha <= x <= beta; HARD_SIGMOID passes alpha only where
+ * 0 < alpha*x + beta < 1; HARD_SWISH is x/3 + 1/2 on [-3, 3] (-1/2 at -3,
+ * 3/2 at 3); THRESHOLDED_RELU passes where x > alpha; ABS is 0 at 0.
+ * dx, dy, x, y: (count)
+ */
+void nn_act_backward(float *dx, const float *dy, const float *x, const float *y,
+                     int count, nn_act act, float alpha, float beta);
+
+/*
+ * Backward of nn_binary_forward, same index space and strides; a 0 stride
+ * sums the gradient over the broadcast dimension. dy and y are dense.
+ *   ADD/SUB read nothing; MUL, MIN, MAX, PRELU read a and b; DIV and POW
+ *   read a, b and y (y may be NULL: recomputed).  MIN/MAX split ties
+ *   evenly (torch.minimum/maximum); PRELU's db is the slope gradient, with
+ *   da = a > 0 ? dy : b*dy; POW gives 0 where b == 0 (da) and where a == 0,
+ *   b >= 0 (db).  da and db may be the same buffer (y = x op x).
+ */
+void nn_binary_backward(float *da, float *db, const float *dy, const float *a,
+                        const float *b, const float *y, nn_binop op, int rank,
+                        const int *dims, const int *a_strides,
+                        const int *b_strides);
+
+/*
+ * Backward of nn_gemm_forward (p->act == NN_ACT_NONE), each gradient in its
+ * operand's stored layout:
+ *   dop(A) += alpha * dY op(B)^T   (reads b)
+ *   dop(B) += alpha * op(A)^T dY   (reads a)
+ *   dC     += beta * dY through c_row_stride/c_col_stride (0 strides sum;
+ *             nothing when beta == 0)
+ * dy: (m, n)
+ */
+void nn_gemm_backward(float *da, float *db, float *dc, const float *dy,
+                      const float *a, const float *b, const nn_gemm_params *p);
+
+/*
+ * Backward of nn_matmul_forward: per batch entry i,
+ *   dA_i += dY_i B_i^T (reads b),  dB_i += A_i^T dY_i (reads a);
+ * offsets shared by several entries (broadcast batches) accumulate.
+ * dy: (batch, m, n)
+ */
+void nn_matmul_backward(float *da, float *db, const float *dy, const float *a,
+                        const float *b, int batch, const int *a_offsets,
+                        const int *b_offsets, int m, int n, int k);
+
+/*
+ * Backward of nn_conv_forward (p->act == NN_ACT_NONE), any group, stride,
+ * dilation and padding:
+ *   dx += dY correlated with w flipped back (reads w)
+ *   dw += dY correlated with x              (reads x)
+ *   db[o] += sum of dY's plane o            (reads nothing)
+ * dx: (n, c, h, w)  dw: (m, c/group, kh, kw)  db: (m)  dy: (n, m, oh, ow)
+ */
+void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
+                      const float *x, const float *w, const nn_conv_params *p);
+
+/*
+ * Pool backward. Max: each dY cell goes to its window's maximum in x (the
+ * first one on ties, as PyTorch; recomputed from x). Average: dY / divisor
+ * to every in-bounds position the forward summed (the forward's divisor).
+ * Global: max as above over each row, average dY / size to the whole row.
+ * dx: (n, c, h, w) or (count, size)  dy: (n, c, oh, ow) or (count)
+ */
+void nn_maxpool_backward(float *dx, const float *dy, const float *x,
+                         const nn_pool_params *p);
+void nn_avgpool_backward(float *dx, const float *dy, const nn_pool_params *p);
+void nn_global_avgpool_backward(float *dx, const float *dy, int count, int size);
+void nn_global_maxpool_backward(float *dx, const float *dy, const float *x,
+                                int count, int size);
+
+/*
+ * Backward of nn_channel_affine_forward with frozen (folded) BatchNorm
+ * statistics and parameters: dx[n, c, i] += dy[n, c, i] * scale[c].
+ */
+void nn_channel_affine_backward(float *dx, const float *dy, const float *scale,
+                                int n, int c, int size);
+
+/*
+ * Softmax: dx += y * (dy - sum_len(dy * y)), y the softmax output.
+ * LogSoftmax: dx += dy - exp(y) * sum_len(dy), y the log-softmax output.
+ * dx, dy, y: (outer, len, inner)
+ */
+void nn_softmax_backward(float *dx, const float *dy, const float *y, int outer,
+                         int len, int inner);
+void nn_log_softmax_backward(float *dx, const float *dy, const float *y,
+                             int outer, int len, int inner);
+
+/* y[i] += x[i], i < count (Identity, Reshape, one-input Sum backward). */
+void nn_add(float *y, const float *x, int count);
+
+/*
+ * nn_copy_strided with += : y[idx . y_strides] += x[idx . x_strides].
+ * The backward of Transpose, Slice, Concat, Split, Pad and Expand is this
+ * call with the forward's roles swapped (y the input gradient, x the output
+ * gradient); a 0 stride in y sums (Expand).  y and x must not overlap.
+ */
+void nn_add_strided(float *y, const float *x, int rank, const int *dims,
+                    const int *y_strides, const int *x_strides);
+
+/*
+ * Backward of nn_gather_forward: dx[o, indices[i], j] += dy[o, i, j]
+ * (repeated indices accumulate).  dx: (outer, axis_len, inner)
+ */
+void nn_gather_backward(float *dx, const float *dy, const int32_t *indices,
+                        int outer, int axis_len, int count, int inner);
+
+/*
+ * Backward of nn_reduce_forward, same stride arguments:
+ *   SUM dy   MEAN dy/count   SUM_SQUARE 2x*dy   L1 sign(x)*dy
+ *   L2 x/y*dy (0 where y == 0)   LOG_SUM dy/exp(y)   LOG_SUM_EXP exp(x-y)*dy
+ *   MAX/MIN dy/ties to every element equal to y (torch.amax/amin)
+ *   PROD dy*y/x; with zeros, torch's rule (only a single zero gets a
+ *        gradient: the product of the others)
+ * x is read by all but SUM, MEAN, LOG_SUM; y by L2, LOG_SUM, LOG_SUM_EXP,
+ * MAX, MIN, PROD (the unread one may be NULL).  dy: (keep count)
+ */
+void nn_reduce_backward(float *dx, const float *dy, const float *x, const float *y,
+                        nn_reduce_op op, int keep_rank, const int *keep_dims,
+                        const int *keep_strides, int red_rank, const int *red_dims,
+                        const int *red_strides);
+
+/* ----------------------------------------------------------------- losses */
+
+/*
+ * Softmax cross-entropy, mean over the batch, fused with its gradient, as
+ * torch.nn.functional.cross_entropy(logits, labels, reduction='mean'):
+ *   returns L = (1/V) sum_r [log sum_c exp(logits[r, c]) - logits[r, labels[r]]]
+ *   WRITES  dlogits = (softmax(logits) - onehot(labels)) / V * grad_scale
+ *   writes  probs_or_null = softmax(logits) when not NULL
+ * V is the number of rows whose label is in [0, classes); a label outside
+ * it is ignored (never read through; its row adds no loss and gets zero
+ * gradient, like PyTorch's ignore_index); no valid row returns 0.
+ * grad_scale (e.g. 1/K when K calls accumulate into one update) scales the
+ * gradient only, not the returned loss. Stable for any logit magnitude.
+ * dlogits may be logits (in place); probs must not alias either.
+ * logits, dlogits, probs: (batch, classes)  labels: (batch)
+ */
+float nn_softmax_xent_forward_backward(float *dlogits, float *probs_or_null,
+                                       const float *logits, const int32_t *labels,
+                                       int batch, int classes, float grad_scale);
+
+/*
+ * Negative log-likelihood over log-probabilities (a model ending in
+ * LogSoftmax; chain nn_log_softmax_backward after it):
+ *   returns L = -(1/V) sum_r logp[r, labels[r]]
+ *   WRITES  dlogp = -onehot(labels) / V * grad_scale
+ * Labels and V as for nn_softmax_xent_forward_backward.
+ */
+float nn_nll_forward_backward(float *dlogp, const float *logp, const int32_t *labels,
+                              int batch, int classes, float grad_scale);
+
+/* ------------------------------------------------------------- optimizers */
+
+/*
+ * Hyperparameters, as torch.optim names them. SGD reads lr, momentum,
+ * dampening, weight_decay, nesterov; Adam/AdamW read lr, weight_decay,
+ * beta1, beta2, eps.
+ */
+typedef struct {
+  float lr, momentum, dampening, weight_decay;
+  int nesterov;
+  float beta1, beta2, eps;
+  int amsgrad_unused; /* reserved: AMSGrad is not implemented */
+} nn_optim_config;
+
+/*
+ * One update of w with its gradient, PyTorch 1.13's torch.optim.SGD:
+ *   g = grad + weight_decay * w
+ *   velocity = step == 1 ? g : momentum * velocity + (1 - dampening) * g
+ *   w -= lr * (nesterov ? g + momentum * velocity : velocity)
+ * step counts updates from 1 (the first initialises velocity). Without
+ * momentum (momentum == 0 or velocity NULL): w -= lr * g.
+ * w, velocity, grad: (count)
+ */
+void nn_sgd_step(float *w, float *velocity_or_null, const float *grad, int count,
+                 const nn_optim_config *c, int step);
+
+/*
+ * One update, PyTorch 1.13's torch.optim.Adam (decoupled = 0, weight decay
+ * added to the gradient) or AdamW (decoupled = 1, w *= 1 - lr*weight_decay
+ * first):
+ *   m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2
+ *   w -= lr / (1 - beta1^step) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+ * m and v start at 0; step counts updates from 1.
+ * w, m, v, grad: (count)
+ */
+void nn_adam_step(float *w, float *m, float *v, const float *grad, int count,
+                  const nn_optim_config *c, int step, int decoupled);
+
+/* sum_i g[i]^2: add over all parameters for the global norm of clipping. */
+float nn_grad_norm_sq(const float *g, int count);
+
+/* g[i] *= s. */
+void nn_scale(float *g, float s, int count);
+
+/* 1 if every x[i] is finite (no inf, no NaN), else 0. */
+int nn_all_finite(const float *x, int count);
+
 #endif /* NN_H */

@@ -140,22 +140,31 @@ static int binary_layout(const Tensor *a, const Tensor *b, const Tensor *y, int 
   return merge_dims(y->rank, dims, 2, strides);
 }
 
+// Integer arithmetic wraps around on overflow (two's complement, as numpy
+// does), computed in uint64_t so that it is defined C.
+static int64_t wrap(uint64_t v)
+{
+  return v <= INT64_MAX ? (int64_t)v : -(int64_t)(~v) - 1;
+}
+
 static int64_t int_op(nn_binop op, int64_t a, int64_t b)
 {
+  uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
   switch (op) {
-  case NN_ADD: return a + b;
-  case NN_SUB: return a - b;
-  case NN_MUL: return a * b;
-  case NN_DIV: return b ? a / b : 0;
+  case NN_ADD: return wrap(ua + ub);
+  case NN_SUB: return wrap(ua - ub);
+  case NN_MUL: return wrap(ua * ub);
+  case NN_DIV: return !b ? 0 : b == -1 ? wrap(0 - ua) : a / b;
   case NN_MIN: return a < b ? a : b;
   case NN_MAX: return a > b ? a : b;
-  case NN_POW: {
-    int64_t r = 1;
-    for (int64_t i = 0; i < b; i++)
-      r *= a;
-    return r;
+  case NN_POW: { // by squaring; a negative exponent gives 1
+    uint64_t r = 1;
+    for (; b > 0; b >>= 1, ua *= ua)
+      if (b & 1)
+        r *= ua;
+    return wrap(r);
   }
-  default: return a < 0 ? a * b : a;
+  default: return a < 0 ? wrap(ua * ub) : a;
   }
 }
 

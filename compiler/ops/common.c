@@ -233,8 +233,11 @@ void *const_alloc(Tensor *t)
 
 int64_t const_int(const Tensor *t, int64_t i)
 {
-  if (is_float_type(t->dtype))
-    return (int64_t)((const float *)t->data)[i];
+  if (is_float_type(t->dtype)) { // saturating, NaN gives 0 (C's cast is undefined there)
+    float f = ((const float *)t->data)[i];
+    return f != f ? 0 : f >= 9.2233720e18f ? INT64_MAX : f <= -9.2233720e18f ? INT64_MIN
+                                                                              : (int64_t)f;
+  }
   return ((const int64_t *)t->data)[i];
 }
 

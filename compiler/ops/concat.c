@@ -242,8 +242,9 @@ static int split_check(Diag *d, Graph *g, Node *n)
   }
   int64_t total = 0;
   for (int k = 0; k < n->noutputs; k++) {
-    if (sizes[k] < 0) {
-      diag_node(d, n, "split[%d] = %lld is negative", k, (long long)sizes[k]);
+    if (sizes[k] < 0 || sizes[k] > len) {
+      diag_node(d, n, "split[%d] = %lld is %s", k, (long long)sizes[k],
+                sizes[k] < 0 ? "negative" : "larger than the axis");
       goto out;
     }
     total += sizes[k];

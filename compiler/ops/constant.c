@@ -348,7 +348,6 @@ static int constant_of_shape_fold(Diag *d, Graph *g, Node *n)
 
 static int range_check(Diag *d, Graph *g, Node *n)
 {
-  (void)g;
   const char *known[] = {NULL};
   if (check_attrs_known(d, n, known) != 0 || require_inputs(d, n, 3, 3) != 0 ||
       require_all_const(d, n) != 0)
@@ -365,14 +364,15 @@ static int range_check(Diag *d, Graph *g, Node *n)
   } else {
     int64_t s = const_int(start, 0), l = const_int(limit, 0), dl = const_int(delta, 0);
     CHECK(d, n, dl != 0, "delta is 0");
-    int64_t span = l - s;
-    // Integer ceil((l - s) / dl) for either sign of dl.
-    int64_t q = span / dl;
-    if ((span % dl != 0) && ((span < 0) == (dl < 0)))
-      q++;
-    count = (double)q;
+    // ceil((l - s) / dl) when l - s and dl have the same sign, else 0, in
+    // uint64_t magnitudes (l - s may not fit int64_t).
+    uint64_t span = l > s ? (uint64_t)l - (uint64_t)s : (uint64_t)s - (uint64_t)l;
+    uint64_t step = dl > 0 ? (uint64_t)dl : 0 - (uint64_t)dl;
+    count = (l > s) == (dl > 0) && l != s ? (double)(span / step + (span % step != 0)) : 0.0;
   }
-  CHECK(d, n, count <= INT32_MAX, "Range of %.0f elements is too large", count);
+  CHECK(d, n, count <= (double)g->limits.max_elements, "output '%s' has %.0f elements, more "
+        "than the limit of %lld (--max-elements)", n->outputs[0]->name, count,
+        (long long)g->limits.max_elements);
   int64_t dims[1] = {count > 0 ? (int64_t)count : 0};
   set_shape(n->outputs[0], start->dtype, 1, dims);
   return 0;
@@ -388,7 +388,8 @@ static int range_fold(Diag *d, Graph *g, Node *n)
     if (is_float_type(y->dtype))
       ((float *)data)[i] = const_float(start, 0) + (float)i * const_float(delta, 0);
     else
-      ((int64_t *)data)[i] = const_int(start, 0) + i * const_int(delta, 0);
+      ((int64_t *)data)[i] = (int64_t)((uint64_t)const_int(start, 0) +
+                                       (uint64_t)i * (uint64_t)const_int(delta, 0));
   }
   return 0;
 }
@@ -476,7 +477,6 @@ typedef struct {
 
 static int tile_check(Diag *d, Graph *g, Node *n)
 {
-  (void)g;
   const char *known[] = {NULL};
   int64_t reps[MAX_RANK];
   int nreps;
@@ -490,14 +490,19 @@ static int tile_check(Diag *d, Graph *g, Node *n)
   int64_t dims[MAX_RANK];
   for (int k = 0; k < x->rank; k++) {
     CHECK(d, n, reps[k] >= 0, "repeats[%d] = %lld is negative", k, (long long)reps[k]);
-    dims[k] = x->dims[k] * reps[k];
+    dims[k] = checked_mul(x->dims[k], reps[k]);
+    CHECK(d, n, dims[k] >= 0, "repeats[%d] = %lld overflows axis %d", k, (long long)reps[k], k);
   }
   set_shape(y, x->dtype, x->rank, dims);
+  if (check_output_size(d, g, n, y) != 0)
+    return -1;
 
   // The copy's index space: (repeat k, index in x's axis k) for each axis.
   free(n->params);
   TileParams *p = xcalloc(1, sizeof *p);
   n->params = p;
+  if (tensor_count(y) == 0)
+    return 0; // nothing to copy, and repeats may not fit an int
   int xd[MAX_RANK], yd[MAX_RANK];
   dense_strides(x, xd);
   dense_strides(y, yd);

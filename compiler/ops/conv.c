@@ -30,7 +30,8 @@ static int conv_check(Diag *d, Graph *g, Node *n)
         x->rank - 2, x->rank);
   CHECK(d, n, w->rank == x->rank, "weight W has rank %d, expected %d", w->rank, x->rank);
   int rank = x->rank - 2;
-  CHECK(d, n, group >= 1 && x->dims[1] % group == 0 && w->dims[0] % group == 0,
+  CHECK(d, n, group >= 1 && group <= INT32_MAX && x->dims[1] % group == 0 &&
+                  w->dims[0] % group == 0,
         "group %lld does not divide the %lld input and %lld output channels", (long long)group,
         (long long)x->dims[1], (long long)w->dims[0]);
   CHECK(d, n, w->dims[1] * group == x->dims[1],

@@ -135,14 +135,14 @@ static int unary_fold(Diag *d, Graph *g, Node *n)
   int64_t *yi = y->data;
   for (int64_t i = 0; i < count; i++) {
     int64_t v = xi[i];
-    switch (p->act) {
-    case NN_ACT_ABS: v = v < 0 ? -v : v; break;
-    case NN_ACT_NEG: v = -v; break;
+    switch (p->act) { // INT64_MIN negates to itself (wraps), as numpy's does
+    case NN_ACT_ABS: v = v < 0 && v != INT64_MIN ? -v : v; break;
+    case NN_ACT_NEG: v = v != INT64_MIN ? -v : v; break;
     case NN_ACT_SIGN: v = (v > 0) - (v < 0); break;
     case NN_ACT_RELU: v = v < 0 ? 0 : v; break;
-    default: // Clip
-      if ((float)v < p->alpha) v = (int64_t)p->alpha;
-      if ((float)v > p->beta) v = (int64_t)p->beta;
+    default: // Clip; bounds beyond int64 saturate
+      if ((float)v < p->alpha) v = p->alpha >= 9.2233720e18f ? INT64_MAX : (int64_t)p->alpha;
+      if ((float)v > p->beta) v = p->beta <= -9.2233720e18f ? INT64_MIN : (int64_t)p->beta;
       break;
     }
     yi[i] = v;

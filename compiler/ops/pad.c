@@ -95,6 +95,9 @@ static int pad_check(Diag *d, Graph *g, Node *n)
   int64_t out_dims[MAX_RANK], kept[MAX_RANK], y_start[MAX_RANK], x_start[MAX_RANK];
   for (int k = 0; k < rank; k++) {
     int64_t begin = pads[k], end = pads[k + rank];
+    CHECK(d, n, begin >= -INT32_MAX && begin <= INT32_MAX && end >= -INT32_MAX &&
+                    end <= INT32_MAX,
+          "pads %lld and %lld of axis %d are out of range", (long long)begin, (long long)end, k);
     out_dims[k] = x->dims[k] + begin + end;
     CHECK(d, n, out_dims[k] >= 0, "pads %lld and %lld crop axis %d of size %lld below zero",
           (long long)begin, (long long)end, k, (long long)x->dims[k]);
@@ -106,6 +109,8 @@ static int pad_check(Diag *d, Graph *g, Node *n)
       kept[k] = 0;
   }
   set_shape(y, x->dtype, rank, out_dims);
+  if (check_output_size(d, g, n, y) != 0)
+    return -1;
   dense_strides(x, p->x_strides);
   dense_strides(y, p->y_strides);
   for (int k = 0; k < rank; k++) {

@@ -111,10 +111,10 @@ static int pool_fold(Diag *d, Graph *g, Node *n)
   return 0;
 }
 
-static int64_t pool_macs(const Node *n)
+static int64_t pool_macs(const Node *n) // -1 past int64_t
 {
   const nn_pool_params *p = n->params;
-  return (int64_t)p->n * p->c * p->oh * p->ow * p->kh * p->kw;
+  return checked_mul(checked_mul((int64_t)p->n * p->c * p->oh * p->ow, p->kh), p->kw);
 }
 
 static int global_check(Diag *d, Graph *g, Node *n)

@@ -160,16 +160,19 @@ static int64_t space_count(int rank, const int *dims)
   return count;
 }
 
+// Wraps around on overflow, as numpy's integer arithmetic does (in uint64_t: defined C).
 static int64_t int_reduce(nn_reduce_op op, int64_t acc, int64_t v)
 {
+  uint64_t a = (uint64_t)acc, u = (uint64_t)v, r;
   switch (op) {
   case NN_REDUCE_MAX: return v > acc ? v : acc;
   case NN_REDUCE_MIN: return v < acc ? v : acc;
-  case NN_REDUCE_PROD: return acc * v;
-  case NN_REDUCE_SUM_SQUARE: return acc + v * v;
-  case NN_REDUCE_L1: return acc + (v < 0 ? -v : v);
-  default: return acc + v;
+  case NN_REDUCE_PROD: r = a * u; break;
+  case NN_REDUCE_SUM_SQUARE: r = a + u * u; break;
+  case NN_REDUCE_L1: r = a + (v < 0 ? 0 - u : u); break;
+  default: r = a + u; break;
   }
+  return r <= INT64_MAX ? (int64_t)r : -(int64_t)(~r) - 1;
 }
 
 static int reduce_fold(Diag *d, Graph *g, Node *n)

@@ -109,6 +109,8 @@ static int slice_check(Diag *d, Graph *g, Node *n)
     int64_t dim = x->dims[a], s = starts[i], e = ends[i];
     int64_t st = nsteps >= 0 ? steps[i] : 1;
     CHECK(d, n, st != 0, "steps[%d] is 0", i);
+    if (st < -INT64_MAX)
+      st = -INT64_MAX; // the same slice, and -st stays representable
     if (s < 0)
       s += dim;
     if (e < 0)

@@ -30,7 +30,7 @@ static int finish(Diag *d, Node *n, int rank, const int64_t *dims)
 static int reshape_check(Diag *d, Graph *g, Node *n)
 {
   const char *known[] = {"allowzero", "shape", NULL};
-  if (check_attrs_known(d, n, known) != 0)
+  if (check_attrs_known(d, n, known) != 0 || require_inputs(d, n, 1, 2) != 0)
     return -1;
   int64_t allowzero = 0;
   if (attr_int(d, n, "allowzero", 0, &allowzero) != 0)
@@ -66,7 +66,8 @@ static int reshape_check(Diag *d, Graph *g, Node *n)
     }
     CHECK(d, n, shape[k] >= 0, "shape[%d] = %lld is negative", k, (long long)shape[k]);
     known_count = checked_mul(known_count, shape[k]);
-    CHECK(d, n, known_count >= 0, "shape overflows");
+    CHECK(d, n, known_count >= 0, "shape[%d] = %lld makes the element count overflow", k,
+          (long long)shape[k]);
   }
   if (infer >= 0) {
     int64_t total = tensor_count(x);
@@ -83,7 +84,8 @@ static int flatten_check(Diag *d, Graph *g, Node *n)
   (void)g;
   const char *known[] = {"axis", NULL};
   int64_t axis;
-  if (check_attrs_known(d, n, known) != 0 || attr_int(d, n, "axis", 1, &axis) != 0)
+  if (check_attrs_known(d, n, known) != 0 || require_inputs(d, n, 1, 1) != 0 ||
+      attr_int(d, n, "axis", 1, &axis) != 0)
     return -1;
   Tensor *x = n->inputs[0];
   CHECK(d, n, axis >= -x->rank && axis <= x->rank, "axis %lld is out of range for rank %d",
@@ -99,6 +101,8 @@ static int flatten_check(Diag *d, Graph *g, Node *n)
 // Axes from the attribute (opset < 13) or the constant second input.
 static int squeeze_axes(Diag *d, Graph *g, Node *n, int64_t *axes, int *count)
 {
+  if (require_inputs(d, n, 1, g->opset < 13 ? 1 : 2) != 0)
+    return -1;
   if (g->opset < 13) {
     const char *known[] = {"axes", NULL};
     if (check_attrs_known(d, n, known) != 0)
@@ -123,11 +127,11 @@ static int squeeze_axes(Diag *d, Graph *g, Node *n, int64_t *axes, int *count)
 
 static int squeeze_check(Diag *d, Graph *g, Node *n)
 {
-  Tensor *x = n->inputs[0];
   int64_t axes[MAX_RANK];
   int count;
   if (squeeze_axes(d, g, n, axes, &count) != 0)
     return -1;
+  Tensor *x = n->inputs[0];
   int drop[MAX_RANK] = {0};
   for (int i = 0; i < count; i++) {
     int a;
@@ -146,11 +150,11 @@ static int squeeze_check(Diag *d, Graph *g, Node *n)
 
 static int unsqueeze_check(Diag *d, Graph *g, Node *n)
 {
-  Tensor *x = n->inputs[0];
   int64_t axes[MAX_RANK];
   int count;
   if (squeeze_axes(d, g, n, axes, &count) != 0)
     return -1;
+  Tensor *x = n->inputs[0];
   CHECK(d, n, count >= 0, "axes are missing");
   int rank = x->rank + count;
   CHECK(d, n, rank <= MAX_RANK, "output rank %d is not supported (at most %d)", rank, MAX_RANK);
@@ -172,7 +176,7 @@ static int identity_check(Diag *d, Graph *g, Node *n)
 {
   (void)g;
   const char *known[] = {NULL};
-  if (check_attrs_known(d, n, known) != 0)
+  if (check_attrs_known(d, n, known) != 0 || require_inputs(d, n, 1, 1) != 0)
     return -1;
   return finish(d, n, n->inputs[0]->rank, n->inputs[0]->dims);
 }

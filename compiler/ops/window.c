@@ -40,12 +40,18 @@ int window_check(Diag *d, const Node *n, const int64_t *in, int rank, const int6
     w->dilation[i] = nd < 0 ? 1 : dilations[i];
     CHECK(d, n, w->kernel[i] >= 1 && w->stride[i] >= 1 && w->dilation[i] >= 1,
           "kernel, strides and dilations must be positive");
+    // The kernels compute window positions in int.
+    CHECK(d, n, w->kernel[i] <= INT32_MAX && w->stride[i] <= INT32_MAX &&
+                    w->dilation[i] <= INT32_MAX,
+          "kernel, strides and dilations must be less than 2^31");
     int64_t e = (w->kernel[i] - 1) * w->dilation[i] + 1;
     if (same_upper || same_lower) {
       w->out[i] = (in[i] + w->stride[i] - 1) / w->stride[i];
       int64_t total = (w->out[i] - 1) * w->stride[i] + e - in[i];
       if (total < 0)
         total = 0;
+      CHECK(d, n, in[i] + total <= INT32_MAX, "the padded input has 2^31 elements or more "
+            "along an axis");
       w->pad_begin[i] = same_upper ? total / 2 : total - total / 2;
       w->pad_end[i] = total - w->pad_begin[i];
       continue;
@@ -54,6 +60,9 @@ int window_check(Diag *d, const Node *n, const int64_t *in, int rank, const int6
       w->pad_begin[i] = pads[i];
       w->pad_end[i] = pads[i + rank];
       CHECK(d, n, pads[i] >= 0 && pads[i + rank] >= 0, "pads must not be negative");
+      CHECK(d, n, pads[i] <= INT32_MAX && pads[i + rank] <= INT32_MAX &&
+                      in[i] + pads[i] + pads[i + rank] <= INT32_MAX,
+            "the padded input has 2^31 elements or more along an axis");
     }
     int64_t span = in[i] + w->pad_begin[i] + w->pad_end[i] - e;
     CHECK(d, n, span >= 0, "the window (%lld with dilation) is larger than the padded input (%lld)",

@@ -10,6 +10,9 @@
  * NaN inputs give NaN wherever the formula propagates it: comparisons are
  * written so that a NaN x falls through to the branch that returns x.
  *
+ * nn_act_backward is the derivative of each case, from x or from y as nn.h
+ * lists, with PyTorch 1.13's one-sided choice at every kink.
+ *
  * Deliberately not here: anything with more than one tensor input (see
  * binary.c), and any approximation of libm (expf, tanhf, erff are used as is).
  */
@@ -165,6 +168,141 @@ void nn_act_forward(float *y, const float *x, int count, nn_act act,
   case NN_ACT_SCALE_SHIFT:
     for (i = 0; i < count; i++)
       y[i] = alpha * x[i] + beta;
+    break;
+  }
+}
+
+// Backward: dL/dx[i] += dL/dy[i] * act'(x[i]), with act' written from
+// whichever of x and y the case below reads (nn.h lists which). At the
+// kinks the one-sided choice is PyTorch 1.13's, so that gradients match it
+// exactly: Relu 0 at x = 0 (reads y: y > 0), LeakyRelu/Elu/Selu/Celu take
+// the negative branch at x = 0, Clip passes lo <= x <= hi, HardSigmoid
+// passes only strictly inside (0, 1), HardSwish is x/3 + 1/2 on
+// [-3, 3] (so -1/2 at -3 and 3/2 at 3), ThresholdedRelu passes x > alpha,
+// Abs is 0 at 0. Floor, Ceil, Round and Sign have derivative 0 almost
+// everywhere, so they add nothing (and read nothing).
+void nn_act_backward(float *dx, const float *dy, const float *x, const float *y,
+                     int count, nn_act act, float alpha, float beta)
+{
+  int i;
+  if (dx == NULL)
+    return;
+  switch (act) {
+  case NN_ACT_NONE: // y = x: act' = 1
+    for (i = 0; i < count; i++)
+      dx[i] += dy[i];
+    break;
+  case NN_ACT_RELU: // act' = [y > 0] (= [x > 0]); y preferred, x accepted
+    if (y != NULL) {
+      for (i = 0; i < count; i++)
+        dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    } else {
+      for (i = 0; i < count; i++)
+        dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+    }
+    break;
+  case NN_ACT_LEAKY_RELU: // act' = x > 0 ? 1 : alpha
+    for (i = 0; i < count; i++)
+      dx[i] += x[i] > 0.0f ? dy[i] : alpha * dy[i];
+    break;
+  case NN_ACT_ELU: // act' = x > 0 ? 1 : alpha*exp(x)
+    for (i = 0; i < count; i++)
+      dx[i] += x[i] > 0.0f ? dy[i] : alpha * expf(x[i]) * dy[i];
+    break;
+  case NN_ACT_SELU: // act' = beta * (x > 0 ? 1 : alpha*exp(x))
+    for (i = 0; i < count; i++)
+      dx[i] += x[i] > 0.0f ? beta * dy[i] : beta * alpha * expf(x[i]) * dy[i];
+    break;
+  case NN_ACT_CELU: // act' = x > 0 ? 1 : exp(x/alpha)
+    for (i = 0; i < count; i++)
+      dx[i] += x[i] > 0.0f ? dy[i] : expf(x[i] / alpha) * dy[i];
+    break;
+  case NN_ACT_SIGMOID: // act' = y*(1-y); y preferred, else y = sigmoid(x)
+    for (i = 0; i < count; i++) {
+      float s = y != NULL ? y[i] : sigmoidf(x[i]);
+      dx[i] += dy[i] * s * (1.0f - s);
+    }
+    break;
+  case NN_ACT_HARD_SIGMOID: // act' = alpha where 0 < alpha*x + beta < 1, else 0
+    for (i = 0; i < count; i++) {
+      float t = alpha * x[i] + beta;
+      dx[i] += t > 0.0f && t < 1.0f ? alpha * dy[i] : 0.0f;
+    }
+    break;
+  case NN_ACT_TANH: // act' = 1 - y^2; y preferred, else y = tanh(x)
+    for (i = 0; i < count; i++) {
+      float t = y != NULL ? y[i] : tanhf(x[i]);
+      dx[i] += dy[i] * (1.0f - t * t);
+    }
+    break;
+  case NN_ACT_SOFTPLUS: // act' = sigmoid(x)
+    for (i = 0; i < count; i++)
+      dx[i] += dy[i] * sigmoidf(x[i]);
+    break;
+  case NN_ACT_SOFTSIGN: // act' = 1 / (1 + |x|)^2
+    for (i = 0; i < count; i++) {
+      float d = 1.0f + fabsf(x[i]);
+      dx[i] += dy[i] / (d * d);
+    }
+    break;
+  case NN_ACT_HARD_SWISH: // act' = 0 (x < -3), x/3 + 1/2 (-3 <= x <= 3), 1 (x > 3)
+    for (i = 0; i < count; i++) {
+      float g = x[i] < -3.0f ? 0.0f : x[i] <= 3.0f ? x[i] / 3.0f + 0.5f : 1.0f;
+      dx[i] += g * dy[i];
+    }
+    break;
+  case NN_ACT_THRESHOLDED_RELU: // act' = [x > alpha]
+    for (i = 0; i < count; i++)
+      dx[i] += x[i] > alpha ? dy[i] : 0.0f;
+    break;
+  case NN_ACT_CLIP: // act' = [alpha <= x <= beta] (none when alpha > beta)
+    for (i = 0; i < count; i++)
+      dx[i] += x[i] >= alpha && x[i] <= beta ? dy[i] : 0.0f;
+    break;
+  case NN_ACT_ABS: // act' = sign(x), 0 at 0
+    for (i = 0; i < count; i++)
+      dx[i] += x[i] > 0.0f ? dy[i] : x[i] < 0.0f ? -dy[i] : 0.0f;
+    break;
+  case NN_ACT_NEG: // act' = -1
+    for (i = 0; i < count; i++)
+      dx[i] -= dy[i];
+    break;
+  case NN_ACT_EXP: // act' = exp(x)
+    for (i = 0; i < count; i++)
+      dx[i] += dy[i] * expf(x[i]);
+    break;
+  case NN_ACT_LOG: // act' = 1/x
+    for (i = 0; i < count; i++)
+      dx[i] += dy[i] / x[i];
+    break;
+  case NN_ACT_SQRT: // act' = 1 / (2 sqrt(x))
+    for (i = 0; i < count; i++)
+      dx[i] += dy[i] / (2.0f * sqrtf(x[i]));
+    break;
+  case NN_ACT_ERF: // act' = 2/sqrt(pi) * exp(-x^2)
+    for (i = 0; i < count; i++)
+      dx[i] += dy[i] * 1.12837916709551257f * expf(-x[i] * x[i]);
+    break;
+  case NN_ACT_RECIPROCAL: // act' = -1/x^2
+    for (i = 0; i < count; i++)
+      dx[i] -= dy[i] / (x[i] * x[i]);
+    break;
+  case NN_ACT_SIN: // act' = cos(x)
+    for (i = 0; i < count; i++)
+      dx[i] += dy[i] * cosf(x[i]);
+    break;
+  case NN_ACT_COS: // act' = -sin(x)
+    for (i = 0; i < count; i++)
+      dx[i] -= dy[i] * sinf(x[i]);
+    break;
+  case NN_ACT_SCALE_SHIFT: // act' = alpha
+    for (i = 0; i < count; i++)
+      dx[i] += alpha * dy[i];
+    break;
+  case NN_ACT_FLOOR:
+  case NN_ACT_CEIL:
+  case NN_ACT_SIGN:
+  case NN_ACT_ROUND: // act' = 0: nothing to add
     break;
   }
 }

@@ -12,6 +12,9 @@
  * Min and Max propagate NaN (as numpy's minimum/maximum do), unlike fminf
  * and fmaxf, which return the non-NaN operand.
  *
+ * nn_binary_backward walks the same index space, one row at a time;
+ * a 0 stride there makes a broadcast operand's gradient a sum.
+ *
  * Deliberately not here: shape inference and dimension merging (the
  * compiler does both), and integer types.
  */
@@ -147,6 +150,159 @@ void nn_binary_forward(float *y, const float *a, const float *b, nn_binop op,
   for (;;) {
     binary_row(y, a + ao, a_strides[last], b + bo, b_strides[last], n, op);
     y += n;
+
+    int d = last - 1;
+    for (; d >= 0; d--) {
+      idx[d]++;
+      ao += a_strides[d];
+      bo += b_strides[d];
+      if (idx[d] < dims[d])
+        break;
+      ao -= (ptrdiff_t)dims[d] * a_strides[d];
+      bo -= (ptrdiff_t)dims[d] * b_strides[d];
+      idx[d] = 0;
+    }
+    if (d < 0)
+      return;
+  }
+}
+
+// Backward of one row: n elements, dy and y dense, a and b (and their
+// gradients, which share their layout) at strides sa and sb. A stride of 0
+// makes every element add into the same gradient cell, which is how a
+// broadcast operand's gradient gets summed. da and db may be the same
+// buffer (y = x op x): each is accumulated in its own loop, reading only
+// dy, a, b and y.
+//
+// Per element, with g = dL/dy:
+//   Add  da += g            db += g
+//   Sub  da += g            db -= g
+//   Mul  da += g*b          db += g*a
+//   Div  da += g/b          db -= g*(a/b)/b
+//   Max  da += g*[a > b] + g/2*[a == b]  (ties split, NaN passes to both,
+//   Min  likewise with <)                as torch.maximum/minimum)
+//   Pow  da += g*b*a^(b-1), 0 where b == 0
+//        db += g*y*log(a),  0 where a == 0 and b >= 0   (torch's pow_backward)
+//   PRelu da += a > 0 ? g : g*b    db += a > 0 ? 0 : g*a   (torch's prelu)
+static void binary_backward_row(float *da, float *db, const float *dy,
+                                const float *a, int sa, const float *b, int sb,
+                                const float *y, int n, nn_binop op)
+{
+  int i;
+  switch (op) {
+  case NN_ADD:
+  case NN_SUB:
+    if (da != NULL)
+      for (i = 0; i < n; i++)
+        da[(ptrdiff_t)i * sa] += dy[i];
+    if (db != NULL && op == NN_ADD)
+      for (i = 0; i < n; i++)
+        db[(ptrdiff_t)i * sb] += dy[i];
+    if (db != NULL && op == NN_SUB)
+      for (i = 0; i < n; i++)
+        db[(ptrdiff_t)i * sb] -= dy[i];
+    break;
+  case NN_MUL:
+    if (da != NULL)
+      for (i = 0; i < n; i++)
+        da[(ptrdiff_t)i * sa] += dy[i] * b[(ptrdiff_t)i * sb];
+    if (db != NULL)
+      for (i = 0; i < n; i++)
+        db[(ptrdiff_t)i * sb] += dy[i] * a[(ptrdiff_t)i * sa];
+    break;
+  case NN_DIV:
+    if (da != NULL)
+      for (i = 0; i < n; i++)
+        da[(ptrdiff_t)i * sa] += dy[i] / b[(ptrdiff_t)i * sb];
+    if (db != NULL)
+      for (i = 0; i < n; i++) {
+        float bv = b[(ptrdiff_t)i * sb];
+        db[(ptrdiff_t)i * sb] -= dy[i] * ((a[(ptrdiff_t)i * sa] / bv) / bv);
+      }
+    break;
+  case NN_MAX:
+  case NN_MIN:
+    // "loses" is a < b for Max (a > b for Min): that operand gets nothing.
+    if (da != NULL)
+      for (i = 0; i < n; i++) {
+        float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];
+        int loses = op == NN_MAX ? av < bv : av > bv;
+        da[(ptrdiff_t)i * sa] += loses ? 0.0f : av == bv ? 0.5f * dy[i] : dy[i];
+      }
+    if (db != NULL)
+      for (i = 0; i < n; i++) {
+        float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];
+        int loses = op == NN_MAX ? bv < av : bv > av;
+        db[(ptrdiff_t)i * sb] += loses ? 0.0f : av == bv ? 0.5f * dy[i] : dy[i];
+      }
+    break;
+  case NN_POW:
+    if (da != NULL)
+      for (i = 0; i < n; i++) {
+        float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];
+        if (bv != 0.0f)
+          da[(ptrdiff_t)i * sa] += dy[i] * bv * powf(av, bv - 1.0f);
+      }
+    if (db != NULL)
+      for (i = 0; i < n; i++) {
+        float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];
+        float yv = y != NULL ? y[i] : powf(av, bv);
+        if (!(av == 0.0f && bv >= 0.0f))
+          db[(ptrdiff_t)i * sb] += dy[i] * yv * logf(av);
+      }
+    break;
+  case NN_PRELU:
+    if (da != NULL)
+      for (i = 0; i < n; i++) {
+        float av = a[(ptrdiff_t)i * sa];
+        da[(ptrdiff_t)i * sa] += av > 0.0f ? dy[i] : dy[i] * b[(ptrdiff_t)i * sb];
+      }
+    if (db != NULL)
+      for (i = 0; i < n; i++) {
+        float av = a[(ptrdiff_t)i * sa];
+        db[(ptrdiff_t)i * sb] += av > 0.0f ? 0.0f : dy[i] * av;
+      }
+    break;
+  }
+}
+
+// p + off, or NULL for an operand the op does not read (NULL + off would
+// be undefined).
+static const float *offset_or_null(const float *p, ptrdiff_t off)
+{
+  return p != NULL ? p + off : NULL;
+}
+
+static float *grad_offset_or_null(float *p, ptrdiff_t off)
+{
+  return p != NULL ? p + off : NULL;
+}
+
+void nn_binary_backward(float *da, float *db, const float *dy, const float *a,
+                        const float *b, const float *y, nn_binop op, int rank,
+                        const int *dims, const int *a_strides, const int *b_strides)
+{
+  if (da == NULL && db == NULL)
+    return;
+  for (int d = 0; d < rank; d++)
+    if (dims[d] == 0)
+      return;
+  if (rank == 0) {
+    binary_backward_row(da, db, dy, a, 0, b, 0, y, 1, op);
+    return;
+  }
+
+  // The forward's walk: dims[0 .. rank-1) with a counter, one dense row of
+  // dy (and y) per step; a, b and their gradients follow their strides.
+  int last = rank - 1;
+  int n = dims[last];
+  int idx[NN_MAX_RANK] = {0};
+  ptrdiff_t ao = 0, bo = 0, yo = 0;
+  for (;;) {
+    binary_backward_row(grad_offset_or_null(da, ao), grad_offset_or_null(db, bo), dy + yo,
+                        offset_or_null(a, ao), a_strides[last], offset_or_null(b, bo),
+                        b_strides[last], offset_or_null(y, yo), n, op);
+    yo += n;
 
     int d = last - 1;
     for (; d >= 0; d--) {

@@ -14,6 +14,9 @@
  * every row when m < MR, as in a batch-1 fully connected layer) are done one
  * at a time without packing, which would cost as much as their products.
  *
+ * The backward kernels are gemm_accumulate() again: a gradient is a product
+ * of dY with the other operand, transposed through strides.
+ *
  * Deliberately not here: threads, hand-written SIMD intrinsics, and heap
  * buffers (the stack holds at most (KC*NR + KC*MR) floats = 20 KB).
  */
@@ -177,5 +180,60 @@ void nn_matmul_forward(float *restrict y, const float *a, const float *b,
     nn_fill(yi, 0.0f, m * n);
     gemm_accumulate(yi, a + a_offsets[i], k, 1, b + b_offsets[i], n, 1, m, n, k,
                     1.0f);
+  }
+}
+
+// Backward of y = alpha * op(A) op(B) + beta * C (p->act must be NONE):
+//   term 1  d op(A) = alpha * dY op(B)^T          (m, k)
+//   term 2  d op(B) = alpha * op(A)^T dY          (k, n)
+//   term 3  dC[i*crs + j*ccs] += beta * dY[i, j]  (0 strides sum)
+// A transposed operand takes the transposed gradient: when trans_a, A is
+// stored (k, m) and dA = (term 1)^T = alpha * op(B) dY^T, computed
+// directly in that layout by gemm_accumulate through strides (likewise B).
+void nn_gemm_backward(float *da, float *db, float *dc, const float *dy,
+                      const float *a, const float *b, const nn_gemm_params *p)
+{
+  int m = p->m, n = p->n, k = p->k;
+  int a_rs = p->trans_a ? 1 : k, a_cs = p->trans_a ? m : 1;
+  int b_rs = p->trans_b ? 1 : n, b_cs = p->trans_b ? k : 1;
+
+  if (da != NULL) {
+    if (!p->trans_a) // da(m, k) += alpha * dY(m, n) * op(B)^T(n, k)
+      gemm_accumulate(da, dy, n, 1, b, b_cs, b_rs, m, k, n, p->alpha);
+    else // da(k, m) += alpha * op(B)(k, n) * dY^T(n, m)
+      gemm_accumulate(da, b, b_rs, b_cs, dy, 1, n, k, m, n, p->alpha);
+  }
+  if (db != NULL) {
+    if (!p->trans_b) // db(k, n) += alpha * op(A)^T(k, m) * dY(m, n)
+      gemm_accumulate(db, a, a_cs, a_rs, dy, n, 1, k, n, m, p->alpha);
+    else // db(n, k) += alpha * dY^T(n, m) * op(A)(m, k)
+      gemm_accumulate(db, dy, 1, n, a, a_rs, a_cs, n, k, m, p->alpha);
+  }
+  // beta == 0: the forward never read C, so it gets no gradient.
+  if (dc != NULL && p->beta != 0.0f) {
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < n; j++)
+        dc[(ptrdiff_t)i * p->c_row_stride + (ptrdiff_t)j * p->c_col_stride] +=
+            p->beta * dy[(ptrdiff_t)i * n + j];
+  }
+}
+
+// Backward of y_i = A_i B_i per batch entry i:
+//   term 1  dA_i(m, k) += dY_i(m, n) B_i^T(n, k)
+//   term 2  dB_i(k, n) += A_i^T(k, m) dY_i(m, n)
+// A broadcast operand repeats an offset, so its gradient sums over the
+// batch entries that share it.
+void nn_matmul_backward(float *da, float *db, const float *dy, const float *a,
+                        const float *b, int batch, const int *a_offsets,
+                        const int *b_offsets, int m, int n, int k)
+{
+  for (int i = 0; i < batch; i++) {
+    const float *dyi = dy + (ptrdiff_t)i * m * n;
+    if (da != NULL)
+      gemm_accumulate(da + a_offsets[i], dyi, n, 1, b + b_offsets[i], 1, n, m, k, n,
+                      1.0f);
+    if (db != NULL)
+      gemm_accumulate(db + b_offsets[i], a + a_offsets[i], 1, k, dyi, n, 1, k, n, m,
+                      1.0f);
   }
 }

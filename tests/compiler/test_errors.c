@@ -167,8 +167,21 @@ static void test_error_dimension_overflow(void **state)
   tb_input(g, "x", 3, d);
   tb_node(g, "big", "Relu", IN("x"), OUT("y"));
   tb_output(g, "y");
-  expect_check_error(g, IN("node 0 'big' (Relu): output 'y' has more than 2^31 elements "
-                           "(dimension overflow)"));
+  expect_check_error(g, IN("graph input 'x' (1048576, 1048576, 1048576) has 1152921504606846976 "
+                           "elements, more than the limit of 268435456 (--max-elements)"));
+}
+
+static void test_error_output_over_element_limit(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t d[2] = {1, 4096}, shape[2] = {1 << 20, 4096};
+  tb_input(g, "x", 2, d);
+  tb_const_ints(g, "shape", 2, shape);
+  tb_node(g, "big", "Expand", IN("x", "shape"), OUT("y"));
+  tb_output(g, "y");
+  expect_check_error(g, IN("node 0 'big' (Expand): output 'y' (1048576, 4096) has 4294967296 "
+                           "elements, more than the limit of 268435456 (--max-elements)"));
 }
 
 static void test_error_unsupported_attribute(void **state)
@@ -219,6 +232,7 @@ int main(void)
       cmocka_unit_test(test_error_broadcast_mismatch),
       cmocka_unit_test(test_error_cycle),
       cmocka_unit_test(test_error_dimension_overflow),
+      cmocka_unit_test(test_error_output_over_element_limit),
       cmocka_unit_test(test_error_unsupported_attribute),
       cmocka_unit_test(test_error_unknown_attribute),
       cmocka_unit_test(test_error_missing_attribute),

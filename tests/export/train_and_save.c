@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "digits.h"
+#include "nn.h"
 #include "nn_host.h"
 
 static unsigned state = 12345u;

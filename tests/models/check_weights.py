@@ -2,7 +2,8 @@
 """Checks that weights in generated C are bit-exact copies of the ONNX initializers.
 
 For each model given, compiles it with onnxcc, parses every
-`static const float w_...[N] = {...};` array of the generated file whose
+`static const float w_...[N] = {...};` array (hexadecimal float literals,
+or NAN / HUGE_VALF) of the generated file whose
 comment names an initializer, and compares the float32 bits with the
 initializer read by python3-onnx. Arrays the compiler derived (folded
 BatchNormalization, transposed constants) carry a different name and are
@@ -25,6 +26,8 @@ def c_float(text):
         return np.float32("nan")
     if text.endswith("HUGE_VALF"):
         return np.float32("-inf" if text.startswith("-") else "inf")
+    if "0x" in text:  # C99 hexadecimal float (the weights): exact, 'f' suffix
+        return np.float32(float.fromhex(text[:-1]))
     return np.float32(float(text.rstrip("f")))
 
 

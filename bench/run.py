@@ -1,0 +1,545 @@
+#!/usr/bin/python3
+"""`make bench`: onnxcc's generated C against ONNX Runtime and PyTorch, one run.
+
+    /usr/bin/python3 bench/run.py build/bench [--quick]
+
+Expects what `make bench` prepares first: build/onnxcc and build/libonnxcc.a,
+the models bench/export_models.py writes into build/bench, and onnxruntime-node
+in build/bench/node. Measures, on one core:
+
+  inference   the generated C built with gcc -O3 -march=native and with gcc -O2
+              (gcc's default target, generic x86-64), each linked against its own
+              build of runtime/kernels/*.c with the same flags (build/bench/rt-*),
+              timed by bench/harness.c; ONNX Runtime through bench/ort_bench.js
+              (onnxruntime-node, 1 thread, all graph optimisations);
+  training    the C train step (--train --batch 32 --optimizer sgd) against
+              PyTorch (bench/torch_train.py), when libonnxcc has the training kernels;
+  compiling   onnxcc compile and gcc -O2 -c of resnet18, each timed alone;
+  memory      every process's peak RSS (VmHWM; GNU time for the compilers), the
+              planned arena and its lower bound;
+  kernels     a per-layer profile (bench/harness.c -DBENCH_PROFILE) and the
+              core's peak float32 rate (bench/peak.c).
+
+Every contender is a long-lived process that answers "run N iterations" on its
+stdin, so the contenders of one model are alternated round by round (the order
+rotates each round) and all see the same machine state; the table reports the
+median over rounds of each one's time per iteration, and the median over rounds
+of the per-round ratio. Prints the markdown table and writes build/bench/results.md.
+--quick: fewer rounds (a smoke test of the script, not for reporting);
+--models=mlp,add: only those models (and no compile-speed row without resnet18).
+"""
+import concurrent.futures
+import glob
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from export_models import INPUT_SHAPES  # noqa: E402
+
+ONNXCC = os.path.join(ROOT, "build", "onnxcc")
+LIBONNXCC = os.path.join(ROOT, "build", "libonnxcc.a")
+CC = os.environ.get("CC", "gcc")
+TRAIN_BATCH = 32
+# The two builds of the generated C and the runtime. -std=c99 as the README's build line.
+FLAGS = {"O3n": ["-O3", "-march=native"], "O2": ["-O2"]}
+FLAG_TEXT = {"O3n": "gcc -O3 -march=native", "O2": "gcc -O2 (generic x86-64)"}
+SMALL = ["mlp", "lenet5", "activations"]
+BIG = ["mobilenet_v2", "resnet18"]
+TITLE = {"mlp": "MLP 784-64-32-10", "lenet5": "LeNet-5", "activations": "activations CNN",
+         "mobilenet_v2": "mobilenet_v2", "resnet18": "resnet18", "add": "Add (1x4), per-call floor"}
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def run_timed(argv, **kw):
+    """Runs argv to completion under /usr/bin/time; returns (wall seconds, peak RSS in bytes).
+
+    The peak is GNU time's %M: wait4()'s ru_maxrss of the command, which covers its
+    waited-for children too (gcc's cc1 and as). It is not measured from this script
+    with wait4() directly: a child's ru_maxrss starts from its parent's memory at
+    fork, and this script is the larger of the two.
+    """
+    fd, rss_file = tempfile.mkstemp(prefix="onnxcc-bench-rss.")
+    os.close(fd)
+    t0 = time.perf_counter()
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file, *argv], **kw)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise RuntimeError("failed (%d): %s" % (r.returncode, " ".join(argv)))
+    with open(rss_file) as f:
+        kb = int(f.read().split()[-1])
+    os.remove(rss_file)
+    return wall, kb * 1024
+
+
+def sh(argv, **kw):
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError("failed: %s\n%s" % (" ".join(argv), r.stdout))
+    return r.stdout
+
+
+# ---------------------------------------------------------------------- contenders
+class Contender:
+    """A process speaking bench/harness.c's protocol: "N" -> ns per iteration."""
+
+    def __init__(self, label, argv, env=None, profile=False):
+        self.label, self.profile = label, profile
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True, bufsize=1, env=env)
+        self.n = 1
+        self.times = []
+        self.nodes = []  # profile: one {node: ns} per round
+
+    def ping(self):
+        """Waits until the process has set up (answered "p")."""
+        self.p.stdin.write("p\n")
+        self.p.stdin.flush()
+        if self.p.stdout.readline() != "ok\n":
+            raise RuntimeError("%s did not start" % self.label)
+
+    def run(self, n):
+        self.p.stdin.write("%d\n" % n)
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError("%s stopped (exit %s)" % (self.label, self.p.wait()))
+        t = float(line)
+        if self.profile:
+            nodes = {}
+            for row in iter(self.p.stdout.readline, "end\n"):
+                k, ns = row.split()
+                nodes[int(k)] = float(ns)
+            self.nodes.append(nodes)
+        return t
+
+    def close(self):
+        """Ends the process; returns its peak RSS in bytes.
+
+        That is VmHWM of /proc/PID/status, read while the process waits for its next
+        command: the high-water mark of its own address space since exec (wait4()'s
+        ru_maxrss would include this script's memory, inherited at fork).
+        """
+        with open("/proc/%d/status" % self.p.pid) as f:
+            hwm = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+        self.p.stdin.write("q\n")
+        self.p.stdin.close()
+        self.p.wait()
+        return hwm * 1024
+
+    def median(self):
+        return statistics.median(self.times)
+
+
+def calibrate(c, round_s):
+    """Warms c up and sets c.n, the iterations that take about round_s."""
+    c.run(1)
+    k = 1
+    while True:
+        t = c.run(k)
+        if t * k >= 0.05e9 or k >= 1 << 20:
+            break
+        k *= 4
+    c.n = max(1, int(round_s * 1e9 / t))
+
+
+def interleave(contenders, rounds, round_s):
+    for c in contenders:
+        calibrate(c, round_s)
+    for r in range(rounds):
+        k = r % len(contenders)
+        for c in contenders[k:] + contenders[:k]:
+            c.times.append(c.run(c.n))
+
+
+def ratio(a, b):
+    """Median over rounds of a's time over b's, the rounds measured side by side."""
+    return statistics.median(x / y for x, y in zip(a.times, b.times))
+
+
+# -------------------------------------------------------------------------- builds
+def build_runtime(out, key):
+    """runtime/kernels/*.c built with FLAGS[key] into out/rt-KEY/librt.a."""
+    d = os.path.join(out, "rt-" + key)
+    os.makedirs(d, exist_ok=True)
+    objs = []
+    for src in sorted(glob.glob(os.path.join(ROOT, "runtime", "kernels", "*.c")) +
+                      glob.glob(os.path.join(ROOT, "runtime", "*.c"))):
+        obj = os.path.join(d, os.path.basename(src)[:-2] + ".o")
+        sh([CC, "-std=c99", *FLAGS[key], "-I" + os.path.join(ROOT, "runtime"), "-c", src, "-o", obj])
+        objs.append(obj)
+    lib = os.path.join(d, "librt.a")
+    if os.path.exists(lib):
+        os.remove(lib)
+    sh(["ar", "rcs", lib, *objs])
+    return lib
+
+
+def build_harness(d, key, gen_obj, lib, defines=()):
+    """Links bench/harness.c (built against d/net.h) with a generated object."""
+    exe = os.path.join(d, "harness-%s%s" % (key, "".join(x.lower().replace("-dbench_", "-")
+                                                         for x in defines)))
+    sh([CC, "-std=c99", *FLAGS[key], *defines, "-I" + d, "-I" + os.path.join(ROOT, "runtime"),
+        os.path.join(HERE, "harness.c"), gen_obj, lib, "-lm", "-o", exe])
+    return exe
+
+
+def compile_c(src, obj, key, extra=()):
+    return run_timed([CC, "-std=c99", *FLAGS[key], *extra, "-I" + os.path.dirname(src),
+                       "-I" + os.path.join(ROOT, "runtime"), "-c", src, "-o", obj])
+
+
+NODE_RE = re.compile(r"^  /\* node (\d+) '(.*?)' \((\w+)\)(.*)\*/$", re.M)
+
+
+def instrument(src, dst):
+    """Copies a generated file with bench_mark(K) before each node of net_run."""
+    text = open(src).read()
+    start = text.index("\nint net_run(")
+    end = text.index("\n  return 0;\n}\n", start)
+    body = NODE_RE.sub(lambda m: "  bench_mark(%s);\n%s" % (m.group(1), m.group(0)), text[start:end])
+    text = (text[:start].replace('#include "net.h"\n', '#include "net.h"\nvoid bench_mark(int node);\n', 1)
+            + body + "\n  bench_mark(-1);" + text[end:])
+    with open(dst, "w") as f:
+        f.write(text)
+
+
+def layers(src):
+    """{node index: (name, label, macs)} of net_run: label is the kernel (conv by kind)."""
+    text = open(src).read()
+    start = text.index("\nint net_run(")
+    text = text[start:text.index("\n  return 0;\n}\n", start)]
+    marks = list(NODE_RE.finditer(text))
+    out = {}
+    for i, m in enumerate(marks):
+        block = text[m.end():marks[i + 1].start() if i + 1 < len(marks) else len(text)]
+        call = re.search(r"\b(nn_\w+)\(", block)
+        kernel = call.group(1) if call else "(view, no call)"
+        f = {k: int(v) for k, v in re.findall(r"\.(\w+) = (-?\d+)\b", block)}
+        macs = 0
+        if kernel == "nn_conv_forward":
+            macs = f["n"] * f["m"] * f["oh"] * f["ow"] * (f["c"] // f["group"]) * f["kh"] * f["kw"]
+            if f["group"] > 1 and f["group"] == f["c"]:
+                kernel = "conv depthwise %dx%d" % (f["kh"], f["kw"])
+            elif f["kh"] == f["kw"] == 1 and f["stride_h"] == f["stride_w"] == 1 and \
+                    f["pad_t"] == f["pad_l"] == 0:
+                kernel = "conv 1x1 (gemm)"
+            else:
+                kernel = "conv direct %dx%d" % (f["kh"], f["kw"])
+        elif kernel == "nn_gemm_forward":
+            macs = f["m"] * f["n"] * f["k"]
+            kernel = "gemm"
+        elif kernel.startswith("nn_"):
+            kernel = kernel[3:].replace("_forward", "")
+        out[int(m.group(1))] = (m.group(2), kernel, macs)
+    return out
+
+
+# ------------------------------------------------------------------------- helpers
+def fmt_time(ns):
+    if ns is None:
+        return "n/a"
+    if ns < 1e4:
+        return "%.2f µs" % (ns / 1e3)
+    if ns < 1e6:
+        return "%.1f µs" % (ns / 1e3)
+    return "%.2f ms" % (ns / 1e6)
+
+
+def fmt_macs(n):
+    return "%.1fM" % (n / 1e6) if n >= 1e5 else "%.1fk" % (n / 1e3)
+
+
+def fmt_ratio(x):
+    return "%.2f" % x if x >= 0.1 else "%.4f" % x
+
+
+def fmt_mb(b):
+    return "n/a" if b is None else "%.1f MB" % (b / 1e6)
+
+
+def info_memory(model):
+    out = sh([ONNXCC, "info", model])
+    arena = int(re.search(r"arena:\s+(\d+) bytes planned", out).group(1))
+    bound = int(re.search(r"lower bound:\s+(\d+) bytes", out).group(1))
+    weights = int(re.search(r"weights:\s+(\d+) bytes", out).group(1))
+    return arena, bound, weights
+
+
+def machine():
+    lscpu = sh(["lscpu"])
+    model = re.search(r"Model name:\s+(.*)", lscpu).group(1).strip()
+    flags = re.search(r"Flags:\s+(.*)", lscpu).group(1).split()
+    keep = [f for f in ("avx2", "fma", "avx512f", "avx512vl", "avx512bw", "avx512_bf16") if f in flags]
+    return "%s, %d cores, %s" % (model, os.cpu_count(), " ".join(keep))
+
+
+# ---------------------------------------------------------------------------- main
+def main(out, quick=False, only=None):
+    t_start = time.perf_counter()
+    out = os.path.abspath(out)
+    node_env = dict(os.environ, NODE_PATH=os.path.join(out, "node", "node_modules"))
+    rounds_small, rounds_big, round_small, round_big = (3, 2, 0.05, 0.1) if quick else (21, 9, 0.15, 0.4)
+    have_train = "nn_gemm_backward" in sh(["nm", LIBONNXCC])
+    notes = []
+
+    # 1. Compile speed first, alone on the machine: onnxcc, then gcc -O2 of its output.
+    compile_onnxcc = compile_gcc = None
+    c_bytes = 0
+    if not only or "resnet18" in only:
+        log("compile speed: resnet18")
+        d = os.path.join(out, "resnet18")
+        os.makedirs(d, exist_ok=True)
+        compile_onnxcc = run_timed([ONNXCC, "compile", os.path.join(out, "resnet18.onnx"), "--name",
+                                     "net", "-o", os.path.join(d, "net.c")])
+        compile_gcc = compile_c(os.path.join(d, "net.c"), os.path.join(d, "net-O2.o"), "O2")
+        c_bytes = os.path.getsize(os.path.join(d, "net.c"))
+
+    # 2. Builds, two at a time: runtimes, generated files, harnesses.
+    log("building")
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+    libs = {k: pool.submit(build_runtime, out, k) for k in FLAGS}
+    libs = {k: f.result() for k, f in libs.items()}
+    models = [m for m in SMALL + BIG + ["add"] if not only or m in only]
+    jobs = {}
+    for m in models:
+        d = os.path.join(out, m)
+        os.makedirs(d, exist_ok=True)
+        if m != "resnet18":
+            sh([ONNXCC, "compile", os.path.join(out, m + ".onnx"), "--name", "net",
+                "-o", os.path.join(d, "net.c")])
+        instrument(os.path.join(d, "net.c"), os.path.join(d, "net_prof.c"))
+        for key in FLAGS:
+            if not (m == "resnet18" and key == "O2"):
+                jobs[(m, key)] = pool.submit(compile_c, os.path.join(d, "net.c"),
+                                             os.path.join(d, "net-%s.o" % key), key)
+        jobs[(m, "prof")] = pool.submit(compile_c, os.path.join(d, "net_prof.c"),
+                                        os.path.join(d, "net-prof.o"), "O3n")
+    # The training steps are always generated (that shows what trains); they are built
+    # only when libonnxcc has the training kernels.
+    train_jobs, train_mode = {}, {}
+    for m in [m for m in SMALL if m in models]:
+        d = os.path.join(out, m + "_train")
+        os.makedirs(d, exist_ok=True)
+        argv = [ONNXCC, "compile", os.path.join(out, m + "_train.onnx"), "--name", "net", "--train",
+                "--batch", str(TRAIN_BATCH), "--optimizer", "sgd", "-o", os.path.join(d, "net.c")]
+        train_mode[m] = "all"
+        try:
+            sh(argv)
+        except RuntimeError as e:
+            # A layer without a backward pass: train the last layer only, as the hint says.
+            if "--trainable last:1" not in str(e):
+                raise
+            sh(argv + ["--trainable", "last:1"])
+            train_mode[m] = "last:1"
+        if have_train:
+            train_jobs[m] = pool.submit(compile_c, os.path.join(d, "net.c"),
+                                        os.path.join(d, "net-O3n.o"), "O3n")
+    peak_exe = os.path.join(out, "peak")
+    sh([CC, "-std=c99", "-O2", "-march=native", os.path.join(HERE, "peak.c"), "-o", peak_exe])
+    exes = {}
+    for m in models:
+        d = os.path.join(out, m)
+        jobs[(m, "O3n")].result()
+        jobs[(m, "prof")].result()
+        if m != "resnet18":
+            jobs[(m, "O2")].result()
+        exes[m] = {k: build_harness(d, k, os.path.join(d, "net-%s.o" % k), libs[k]) for k in FLAGS}
+        exes[m]["prof"] = build_harness(d, "O3n", os.path.join(d, "net-prof.o"), libs["O3n"],
+                                        ["-DBENCH_PROFILE"])
+    train_exes, train_fail = {}, {}
+    for m, f in train_jobs.items():
+        d = os.path.join(out, m + "_train")
+        try:
+            f.result()
+            train_exes[m] = build_harness(d, "O3n", os.path.join(d, "net-O3n.o"), libs["O3n"],
+                                          ["-DBENCH_TRAIN"])
+        except RuntimeError as e:
+            first = [x for x in str(e).splitlines() if "error" in x][:1]
+            train_fail[m] = "n/a (train step did not build: %s)" % (
+                first[0].split("error: ")[-1].strip() if first else "see build log")
+            log("training %s: %s" % (m, train_fail[m]))
+    pool.shutdown()
+    t_built = time.perf_counter()
+
+    # 3. The core's clock and FMA rate.
+    peak_out = sh([peak_exe])
+    ghz = float(re.search(r"clock_ghz (\S+)", peak_out).group(1))
+    fma_gflops, width = re.search(r"fma_gflops (\S+) (\d+)", peak_out).groups()
+    fma_gflops, width = float(fma_gflops), int(width)
+    peak_gflops = width * 2 * 2 * ghz  # W floats x 2 FMA units x 2 flops x clock
+
+    # 4. ONNX Runtime's memory baseline: node with the binding loaded, no session.
+    ort_js = os.path.join(HERE, "ort_bench.js")
+    base = []
+    for _ in range(3):
+        c = Contender("ort-baseline", ["node", ort_js, "-"], env=node_env)
+        c.ping()
+        base.append(c.close())
+    ort_base = statistics.median(base)
+
+    # 5. Inference, interleaved per model.
+    rows = {}
+    for m in models:
+        log("inference: " + m)
+        big = m in BIG
+        shape = ",".join(str(x) for x in INPUT_SHAPES[m])
+        cs = [Contender("C " + k, [exes[m][k]]) for k in FLAGS]
+        cs.append(Contender("ORT", ["node", ort_js, os.path.join(out, m + ".onnx"), shape], env=node_env))
+        interleave(cs, rounds_big if big else rounds_small, round_big if big else round_small)
+        c3, c2, ort = cs
+        r = {"O3n": c3.median(), "O2": c2.median(), "ort": ort.median(),
+             "ratio_O3n": ratio(c3, ort), "ratio_O2": ratio(c2, ort)}
+        r["rss_O3n"] = c3.close()
+        r["rss_O2"] = c2.close()
+        r["rss_ort"] = ort.close() - ort_base
+        # The per-layer profile runs alone, after the timing.
+        prof = Contender("C profile", [exes[m]["prof"]], profile=True)
+        calibrate(prof, round_big if big else round_small)
+        prof.nodes = []
+        for _ in range(5 if big else 7):
+            prof.run(prof.n)
+        prof.close()
+        lay = layers(os.path.join(out, m, "net.c"))
+        r["layers"] = {k: (lay[k], statistics.median(rn.get(k, 0.0) for rn in prof.nodes)) for k in lay}
+        if m != "add":
+            r["arena"], r["bound"], r["weights"] = info_memory(os.path.join(out, m + ".onnx"))
+        rows[m] = r
+
+    # 6. Training steps, interleaved per model.
+    train = {}
+    for m in [m for m in SMALL if m in models]:
+        log("training: " + m)
+        mode = train_mode.get(m, "all")
+        cs = []
+        if m in train_exes:
+            cs.append(Contender("C train", [train_exes[m]]))
+        cs.append(Contender("PyTorch train", [sys.executable, os.path.join(HERE, "torch_train.py"), m,
+                                              str(TRAIN_BATCH), mode]))
+        interleave(cs, rounds_small, round_small)
+        t = {"mode": mode, "torch": cs[-1].median(), "fail": train_fail.get(m)}
+        if m in train_exes:
+            t["c"], t["ratio"] = cs[0].median(), ratio(cs[0], cs[-1])
+            t["rss_c"] = cs[0].close()
+        t["rss_torch"] = cs[-1].close()
+        train[m] = t
+
+    t_end = time.perf_counter()
+    report = render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes,
+                    dict(ghz=ghz, fma=fma_gflops, width=width, peak=peak_gflops),
+                    ort_base, dict(build=t_built - t_start, measure=t_end - t_built, out=out),
+                    quick, notes)
+    print(report)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(report)
+    log("wrote %s (%.0f s)" % (os.path.join(out, "results.md"), time.perf_counter() - t_start))
+
+
+def render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes, peak, ort_base, times,
+           quick, notes):
+    L = []
+    L.append("Machine: %s. Date: %s. Command: `make bench`%s." % (
+        machine(), time.strftime("%Y-%m-%d"), " (--quick: too few rounds to report)" if quick else ""))
+    L.append("")
+    L.append("| model | MACs | C %s | C %s | ONNX Runtime | C/ORT (-O3 native) | C/ORT (-O2) "
+             "| C peak RSS | ORT peak RSS over baseline | arena planned / lower bound |"
+             % (FLAG_TEXT["O3n"], FLAG_TEXT["O2"]))
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m, r in rows.items():
+        macs = sum(v[0][2] for v in r["layers"].values())
+        arena = ("%d / %d B (%.3f)" % (r["arena"], r["bound"], r["arena"] / r["bound"])
+                 if "arena" in r and r["bound"] else "n/a")
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            TITLE[m], fmt_macs(macs) if macs else "0", fmt_time(r["O3n"]), fmt_time(r["O2"]),
+            fmt_time(r["ort"]), fmt_ratio(r["ratio_O3n"]), fmt_ratio(r["ratio_O2"]), fmt_mb(r["rss_O3n"]),
+            fmt_mb(r["rss_ort"]), arena))
+    for m, t in train.items():
+        what = "train step, batch %d, SGD%s" % (TRAIN_BATCH, ", last layer only" if t["mode"] == "last:1" else "")
+        if "c" in t:
+            L.append("| %s %s | | %s | | PyTorch %s | %s (C/PyTorch) | | %s | PyTorch process %s | |" % (
+                TITLE[m], what, fmt_time(t["c"]), fmt_time(t["torch"]), fmt_ratio(t["ratio"]), fmt_mb(t["rss_c"]),
+                fmt_mb(t["rss_torch"])))
+        else:
+            why = t["fail"] or "n/a (training kernels not built)"
+            L.append("| %s %s | | %s | | PyTorch %s | %s | | n/a | PyTorch process %s | |" % (
+                TITLE[m], what, why, fmt_time(t["torch"]), why, fmt_mb(t["rss_torch"])))
+    if compile_onnxcc:
+        (cw, cm), (gw, gm) = compile_onnxcc, compile_gcc
+        L.append("| resnet18 compile: `onnxcc compile` / `gcc -O2 -c` of its %.0f MB output | | %.1f s, %s "
+                 "| %.1f s, %s | | | | total %.1f s | peak %s | |" % (
+                     c_bytes / 1e6, cw, fmt_mb(cm), gw, fmt_mb(gm), cw + gw, fmt_mb(max(cm, gm))))
+    L.append("")
+
+    # Kernel efficiency: the largest Conv and Gemm layers of each model, and what dominates.
+    L.append("Peak of one core: %d floats x 2 FMA units x 2 flops x %.2f GHz = %.0f GFLOP/s "
+             "(clock timed on dependent integer adds; an FMA loop reaches %.0f GFLOP/s)."
+             % (peak["width"], peak["ghz"], peak["peak"], peak["fma"]))
+    L.append("")
+    L.append("| model | largest Conv: time, GFLOP/s, % of peak | largest Gemm: time, GFLOP/s, % of peak "
+             "| kernels by share of time (-O3 native, per-layer profile) |")
+    L.append("|---|---|---|---|")
+    for m, r in rows.items():
+        if m == "add":
+            continue
+        cells = []
+        for kind in ("conv", "gemm"):
+            cand = [(v[0][2], k) for k, v in r["layers"].items() if v[0][1].startswith(kind) and v[0][2]]
+            if not cand:
+                cells.append("none")
+                continue
+            macs, k = max(cand)
+            (name, label, _), ns = r["layers"][k]
+            gf = 2 * macs / ns if ns else 0
+            cells.append("`%s` (%s, %s MACs): %s, %.1f, %.0f%%" % (
+                name, label, fmt_macs(macs), fmt_time(ns), gf, 100 * gf / peak["peak"]))
+        by = {}
+        for (name, label, macs), ns in r["layers"].values():
+            by[label] = by.get(label, 0.0) + ns
+        total = sum(by.values()) or 1
+        top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
+        cells.append(", ".join("%s %.0f%%" % (lab, 100 * ns / total) for lab, ns in top))
+        L.append("| %s | %s |" % (TITLE[m], " | ".join(cells)))
+    L.append("")
+    L.append("Method: each model's contenders are long-lived processes alternated round by round "
+             "(%s); times are medians over rounds, ratios the median of per-round ratios. "
+             "ONNX Runtime: onnxruntime-node %s, intraOpNumThreads 1, interOpNumThreads 1, "
+             "graphOptimizationLevel 'all', each run() awaited (the Add row is the binding's "
+             "per-call floor). Peak RSS is each process's VmHWM (/proc/PID/status) after its last round "
+             "(GNU time's %%M for the compilers); ORT's is the node process's minus that of a "
+             "node process that only loads onnxruntime-node (%s), the median of 3. Build %.0f s, measurement %.0f s."
+             % ("%d rounds small models, %d big" % ((3, 2) if quick else (21, 9)), ort_version(times["out"]),
+                fmt_mb(ort_base), times["build"], times["measure"]))
+    if not have_train:
+        L.append("")
+        L.append("Training rows: build/libonnxcc.a has no nn_gemm_backward yet, so the C train step "
+                 "is not built; PyTorch's time is given for reference.")
+    for n in notes:
+        L.append("")
+        L.append(n)
+    return "\n".join(L) + "\n"
+
+
+def ort_version(out):
+    try:
+        import json
+        p = os.path.join(out, "node", "node_modules", "onnxruntime-node", "package.json")
+        return json.load(open(p))["version"]
+    except (OSError, ValueError, KeyError):
+        return "?"
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    only = [a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--models=")]
+    main(args[0] if args else os.path.join(ROOT, "build", "bench"), "--quick" in sys.argv,
+         only[0] if only else None)
