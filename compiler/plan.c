@@ -160,7 +160,7 @@ static void try_in_place(const Graph *g, Node *n, int step)
     Tensor *root = root_of(in);
     if (!in_arena(g, root) || root->last_use != step)
       continue;
-    out->alias = in;
+    out->alias = root; // the root itself: alias chains stay one link long
     if (out->last_use > root->last_use)
       root->last_use = out->last_use;
     return;
@@ -323,8 +323,8 @@ int plan_graph(Diag *d, Graph *g, const TrainInfo *ti, MemoryPlan *mp)
       continue;
     Tensor *out = n->outputs[0];
     if (out && (n->op->flags & OP_VIEW) && in_arena(g, out) && n->inputs[0]) {
-      out->alias = n->inputs[0];
-      Tensor *root = root_of(out);
+      out->alias = root_of(n->inputs[0]); // one link long, as in try_in_place()
+      Tensor *root = out->alias;
       if (out->last_use > root->last_use)
         root->last_use = out->last_use;
     } else if (out && (n->op->flags & OP_IN_PLACE)) {

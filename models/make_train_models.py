@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Training-parity models and their PyTorch training goldens (for `onnxcc --train`).
 
-    /usr/bin/python3 models/make_train_models.py          # everything (about 5 s)
+    /usr/bin/python3 models/make_train_models.py          # everything (about 1 s)
     /usr/bin/python3 models/make_train_models.py mlp      # only some models: mlp lenet cnn_bn
 
 Writes, for each model M in {train_mlp, train_lenet, train_cnn_bn}:

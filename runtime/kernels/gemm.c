@@ -18,14 +18,27 @@
  * of dY with the other operand, transposed through strides.
  *
  * Deliberately not here: threads, hand-written SIMD intrinsics, and heap
- * buffers (the stack holds at most (KC*NR + KC*MR) floats = 20 KB).
+ * buffers. The packed path's panels, (KC*NR + KC*MR) floats = 20 KB with
+ * the default KC, live on the stack only while that path runs (it is kept
+ * out of line), so batch-1 layers, which never pack, cost a few hundred
+ * bytes of stack. Small targets lower KC: -DNN_GEMM_KC=64 makes it 5 KB.
  */
 #include "nn.h"
 
+#ifndef NN_GEMM_KC
+#define NN_GEMM_KC 256
+#endif
+
+#if defined(__GNUC__)
+#define NN_NOINLINE __attribute__((noinline))
+#else
+#define NN_NOINLINE
+#endif
+
 enum {
-  MR = 4,   // rows of y per micro-kernel call (micro_kernel spells out 4)
-  NR = 16,  // columns of y per micro-kernel call
-  KC = 256  // products summed per packed panel
+  MR = 4,         // rows of y per micro-kernel call (micro_kernel spells out 4)
+  NR = 16,        // columns of y per micro-kernel call
+  KC = NN_GEMM_KC // products summed per packed panel
 };
 
 // bp(kc, NR) = B(k0.., j0..) for the nr < NR real columns, zero elsewhere.
@@ -116,31 +129,35 @@ static void gemm_row(float *restrict y, const float *a, int a_cs, const float *b
   }
 }
 
+// The packed rows: y(m_blocked, n) += alpha * A * B through MR x NR tiles.
+static NN_NOINLINE void gemm_packed(float *restrict y, const float *a, int a_rs, int a_cs,
+                                   const float *b, int b_rs, int b_cs, int m_blocked, int n,
+                                   int k, float alpha)
+{
+  float bp[KC * NR];
+  float ap[KC * MR];
+  for (int k0 = 0; k0 < k; k0 += KC) {
+    int kc = k - k0 < KC ? k - k0 : KC;
+    for (int j0 = 0; j0 < n; j0 += NR) {
+      int nr = n - j0 < NR ? n - j0 : NR;
+      pack_b(bp, b + (ptrdiff_t)k0 * b_rs + (ptrdiff_t)j0 * b_cs, b_rs, b_cs, kc, nr);
+      for (int i0 = 0; i0 < m_blocked; i0 += MR) {
+        pack_a(ap, a + (ptrdiff_t)i0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, kc, alpha);
+        micro_kernel(y + (ptrdiff_t)i0 * n + j0, n, ap, bp, kc, nr);
+      }
+    }
+  }
+}
+
 // y(m, n) += alpha * A(m, k) * B(k, n), y dense,
 // A(i, p) = a[i*a_rs + p*a_cs], B(p, j) = b[p*b_rs + j*b_cs].
 static void gemm_accumulate(float *restrict y, const float *a, int a_rs, int a_cs,
                             const float *b, int b_rs, int b_cs, int m, int n,
                             int k, float alpha)
 {
-  float bp[KC * NR];
-  float ap[KC * MR];
   int m_blocked = m - m % MR;
-
-  if (m_blocked > 0) {
-    for (int k0 = 0; k0 < k; k0 += KC) {
-      int kc = k - k0 < KC ? k - k0 : KC;
-      for (int j0 = 0; j0 < n; j0 += NR) {
-        int nr = n - j0 < NR ? n - j0 : NR;
-        pack_b(bp, b + (ptrdiff_t)k0 * b_rs + (ptrdiff_t)j0 * b_cs, b_rs, b_cs,
-               kc, nr);
-        for (int i0 = 0; i0 < m_blocked; i0 += MR) {
-          pack_a(ap, a + (ptrdiff_t)i0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs,
-                 kc, alpha);
-          micro_kernel(y + (ptrdiff_t)i0 * n + j0, n, ap, bp, kc, nr);
-        }
-      }
-    }
-  }
+  if (m_blocked > 0)
+    gemm_packed(y, a, a_rs, a_cs, b, b_rs, b_cs, m_blocked, n, k, alpha);
   for (int i = m_blocked; i < m; i++)
     gemm_row(y + (ptrdiff_t)i * n, a + (ptrdiff_t)i * a_rs, a_cs, b, b_rs, b_cs,
              n, k, alpha);

@@ -9,7 +9,7 @@ set -u
 ONNXCC=${ONNXCC:-build/onnxcc}
 CC=${CC:-cc}
 PYTHON=${PYTHON:-/usr/bin/python3}
-WFLAGS=${TRAIN_WFLAGS:-"-std=c99 -O2 -Wall -Wextra -pedantic -Werror"}
+WFLAGS="-std=c99 -O2 -Wall -Wextra -pedantic -Werror"
 out=build/tests/train
 pass=0 fail=0
 while read -r name model golden optimizer mode trainable; do
