@@ -61,6 +61,14 @@ expect 0 "" compile "$tmp/symbolic.onnx" --dim width=5 --batch 2 -o "$tmp/s.c"
 grep -q "#define SYMBOLIC_INPUT_0_SHAPE {2, 5}" "$tmp/s.h" && pass=$((pass + 1)) ||
   { fail=$((fail + 1)); echo "FAIL: --dim/--batch did not fix the shape"; }
 
+# Generated headers are self-contained: each compiles as the first include.
+for flags in "" "--train --batch 2" "--arena caller"; do
+  $ONNXCC compile models/digits_mlp.onnx $flags --name net -o "$tmp/net.c" &&
+  printf '#include "net.h"\nint net_header_compiles;\n' > "$tmp/header_only.c" &&
+  cc -std=c99 -Wall -Wextra -pedantic -Werror -I"$tmp" -c "$tmp/header_only.c" -o "$tmp/h.o" &&
+    pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: header of '$flags' is not self-contained"; }
+done
+
 # Two models with different --name link into one program.
 if $ONNXCC compile models/lenet5_op13.onnx --name lenet -o "$tmp/lenet.c" &&
    $ONNXCC compile models/mlp_op13.onnx --name mlp -o "$tmp/mlp.c" &&
