@@ -54,9 +54,10 @@ OPTIMIZERS = {
     "adam":     dict(optimizer="adam", lr=1e-3),
     "adamw":    dict(optimizer="adamw", lr=1e-3, weight_decay=0.1),
     "sgd_wd":   dict(optimizer="sgd", lr=0.1, weight_decay=0.05),
+    "momentum_clip": dict(optimizer="momentum", lr=0.05, momentum=0.9, clip_norm=0.3),
 }
 DEFAULTS = dict(lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=0,
-                beta1=0.9, beta2=0.999, eps=1e-8)
+                beta1=0.9, beta2=0.999, eps=1e-8, clip_norm=0.0)
 
 
 # -------------------------------------------------------------------- models
@@ -226,6 +227,8 @@ def train_case(key, cls, data, cfg, trainable_modules=None, trainable_names=None
         loss = F.cross_entropy(model.logits(x[s]), y[s])
         losses.append(loss.item())
         loss.backward()
+        if cfg["clip_norm"] > 0:  # the global L2 norm, as NAME_train_config.clip_norm
+            torch.nn.utils.clip_grad_norm_([mapping[n] for n in trainable], cfg["clip_norm"])
         opt.step()
     with torch.no_grad():
         probe = model(x[0]).numpy()

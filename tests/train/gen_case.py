@@ -73,6 +73,7 @@ def main(argv):
     for k in ("lr", "momentum", "dampening", "weight_decay", "beta1", "beta2", "eps"):
         o.append("#define CASE_%s %s" % (k.upper(), c_float(cfg[k])))
     o.append("#define CASE_NESTEROV %d" % int(cfg["nesterov"]))
+    o.append("#define CASE_CLIP_NORM %s" % c_float(cfg.get("clip_norm", 0.0)))
     o.append("")
     o.append("static const signed char case_x_q[%d] = {\n%s\n};" % (x_q.size, wrap(c_ints(x_q))))
     o.append("static const int32_t case_labels[%d] = {\n%s\n};" % (labels.size, wrap(c_ints(labels))))

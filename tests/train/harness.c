@@ -220,7 +220,7 @@ int main(void)
   cfg.beta1 = CASE_BETA1;
   cfg.beta2 = CASE_BETA2;
   cfg.eps = CASE_EPS;
-  cfg.clip_norm = 0.0f;
+  cfg.clip_norm = CASE_CLIP_NORM;
 
   double loss_err = 0.0;
   int loss_worst = 0, loss_bad = 0;
