@@ -154,7 +154,7 @@ VALGRIND     := $(shell command -v valgrind >/dev/null && echo valgrind -q --lea
 # The harness with a plain main(), built like the unit tests.
 $(B)/tests/fuzz/replay: tests/fuzz/replay.c tests/fuzz/fuzz_compile.c $(COMPILER_OBJS) $(B)/libonnxcc.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime tests/fuzz/replay.c tests/fuzz/fuzz_compile.c -o $@ \
+	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -Iproto tests/fuzz/replay.c tests/fuzz/fuzz_compile.c -o $@ \
 	  $(COMPILER_OBJS) $(B)/libonnxcc.a -lprotobuf-c -lm
 
 # Every crash, hang or leak the fuzzer found, replayed (valgrind-checked when not sanitized).
@@ -165,7 +165,7 @@ fuzz-regressions: $(B)/tests/fuzz/replay
 # The libFuzzer binary, with its ONNX-aware mutator: every object built with
 # coverage instrumentation in $(FUZZ_B).
 $(B)/fuzz_compile: tests/fuzz/fuzz_compile.c tests/fuzz/mutator.c $(COMPILER_OBJS) $(B)/libonnxcc.a
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Icompiler -Iruntime -isystem $(B)/proto \
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Icompiler -Iruntime -Iproto -isystem $(B)/proto \
 	  tests/fuzz/fuzz_compile.c tests/fuzz/mutator.c -o $@ \
 	  $(COMPILER_OBJS) $(B)/libonnxcc.a -lprotobuf-c -lm
 
@@ -277,15 +277,22 @@ bench: deps-bench
 # cross-compiled for a Cortex-M4F (hard float) and a Cortex-M3 (soft float)
 # under the bare-metal warning set, linked with picolibc and the startup code
 # and linker script of examples/cortex-m/, run under QEMU's MPS2 boards with
-# semihosting and checked against PyTorch's goldens; the workspace test
-# (--arena caller, one instance interrupting another); the link checks (no
-# stdio, no double precision); every model of tests/models/models.txt
-# compiled for both cores; and examples/cortex-m/ through its own Makefile
-# (tests/mcu/run.sh). `make mcu-report` prints the footprint and instruction
-# table of README "Cortex-M". Everything goes to build/mcu/.
+# semihosting and checked against PyTorch's goldens; training on both cores
+# (the cases MCU_TRAIN of models/train_cases.txt, compiled with --train
+# --name net, 20 steps against PyTorch's run: tests/mcu/test_train.c); the
+# workspace test (--arena caller, one instance interrupting another); the
+# link checks (no stdio, no double precision); every model of
+# tests/models/models.txt compiled for both cores; and examples/cortex-m/
+# through its own Makefile (tests/mcu/run.sh). `make mcu-report` prints the
+# footprint and instruction tables of README "Cortex-M" (inference and
+# training step). Everything goes to build/mcu/.
 .PHONY: deps-mcu mcu-test mcu-report
 MCU_PACKAGES  := gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm
 MCU_MODELS    := lenet5_op13 activations_op13
+# Training-parity cases (models/train_cases.txt, mode parity) run on both cores:
+# the MLP with momentum and Adam, and the CNN (every activation's backward,
+# convolutions, pooling, frozen BatchNorm) with Adam.
+MCU_TRAIN     := mlp_momentum mlp_adam cnn_bn_adam
 MCU_CORES     := m4f m3
 MCU_CPU_m4f   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
 MCU_CPU_m3    := -mcpu=cortex-m3 -mthumb
@@ -304,12 +311,15 @@ MCU_LDFLAGS   := --specs=picolibc.specs --oslib=semihost -nostartfiles \
 MCU_GEN       := $(B)/mcu/gen
 MCU_INC       := -Iruntime -I$(MCU_GEN) -Itests/mcu -Iexamples/cortex-m
 MCU_KERNELS   := $(patsubst runtime/kernels/%.c,%,$(wildcard runtime/kernels/*.c))
-MCU_ELFS      := $(foreach c,$(MCU_CORES),$(MCU_MODELS:%=$(B)/mcu/$(c)/test_%.elf)) \
+MCU_ELFS      := $(foreach c,$(MCU_CORES),$(MCU_MODELS:%=$(B)/mcu/$(c)/test_%.elf) \
+                   $(MCU_TRAIN:%=$(B)/mcu/$(c)/train_%.elf)) \
                  $(B)/mcu/m4f/test_workspaces.elf
 # Kept for the link checks and the report (make would delete them as intermediates).
 .SECONDARY: $(foreach c,$(MCU_CORES),$(MCU_MODELS:%=$(B)/mcu/$(c)/gen/%.o) \
-              $(MCU_MODELS:%=$(B)/mcu/$(c)/test_%.o)) \
+              $(MCU_MODELS:%=$(B)/mcu/$(c)/test_%.o) \
+              $(MCU_TRAIN:%=$(B)/mcu/$(c)/train/%/net.o) $(MCU_TRAIN:%=$(B)/mcu/$(c)/train/%/test_train.o)) \
             $(MCU_MODELS:%=$(MCU_GEN)/%.c) $(MCU_MODELS:%=$(MCU_GEN)/%_golden.h) \
+            $(MCU_TRAIN:%=$(MCU_GEN)/train/%/net.c) $(MCU_TRAIN:%=$(MCU_GEN)/train/%/case.h) \
             $(foreach c,$(MCU_CORES),$(B)/mcu/$(c)/mcu.o $(B)/mcu/$(c)/startup.o)
 
 deps-mcu:
@@ -333,6 +343,23 @@ $(MCU_GEN)/lenet_ws.c: models/lenet5_op13.onnx $(B)/onnxcc
 $(MCU_GEN)/%_golden.h: tests/mcu/goldens.py models/%/test_data_set_0/output_0.pb
 	@mkdir -p $(@D)
 	$(PYTHON) tests/mcu/goldens.py models/$* $@
+
+# Training: a case's line of models/train_cases.txt (name model golden optimizer
+# mode trainable) gives the model, the --optimizer and --trainable; its data and
+# PyTorch's run, as tests/train/run.sh reads them (tests/train/gen_case.py).
+MCU_TRAIN_CASE = set -- $$(awk '$$1 == "$*"' models/train_cases.txt); \
+  [ "$$5" = parity ] || { echo "$*: no parity case in models/train_cases.txt"; exit 1; }
+
+$(MCU_GEN)/train/%/net.c: models/train_cases.txt $(wildcard models/train_*.onnx) $(B)/onnxcc
+	@mkdir -p $(@D)
+	@$(MCU_TRAIN_CASE); sel=; [ "$$6" = - ] || sel=" --trainable $$6"; \
+	cmd="$(B)/onnxcc compile models/$$2.onnx --name net --train --batch 8 --optimizer $$4$$sel -o $@"; \
+	echo "$$cmd"; $$cmd
+
+$(MCU_GEN)/train/%/case.h: tests/train/gen_case.py models/train_cases.txt $(wildcard models/train_*/*.npz)
+	@mkdir -p $(@D)
+	@$(MCU_TRAIN_CASE); cmd="$(PYTHON) tests/train/gen_case.py models/$$2/data.npz models/$$2/$$3.npz $* parity"; \
+	echo "$$cmd > $@"; $$cmd > $@.tmp && mv $@.tmp $@
 
 # Per core: the runtime archive, the model objects, the test programs.
 define MCU_CORE_RULES
@@ -363,6 +390,21 @@ $(B)/mcu/$(1)/test_%.elf: $(B)/mcu/$(1)/test_%.o $(B)/mcu/$(1)/gen/%.o $(B)/mcu/
                           $(B)/mcu/$(1)/startup.o $(B)/mcu/$(1)/libonnxcc.a examples/cortex-m/mps2-an386.ld
 	$(MCU_CC) $(MCU_CPU_$(1)) $(MCU_LDFLAGS) -Wl,-Map=$$(@:.elf=.map),--cref \
 	  $$(filter %.o %.a,$$^) -lm -o $$@
+
+$(B)/mcu/$(1)/train/%/net.o: $(MCU_GEN)/train/%/net.c
+	@mkdir -p $$(@D)
+	$(MCU_CC) $(MCU_CPU_$(1)) $(MCU_CFLAGS) -MMD -MP -Iruntime -c $$< -o $$@
+
+$(B)/mcu/$(1)/train/%/test_train.o: tests/mcu/test_train.c $(MCU_GEN)/train/%/net.c \
+                                    $(MCU_GEN)/train/%/case.h
+	@mkdir -p $$(@D)
+	$(MCU_CC) $(MCU_CPU_$(1)) $(MCU_CFLAGS) -MMD -MP -I$(MCU_GEN)/train/$$* $(MCU_INC) -c $$< -o $$@
+
+$(B)/mcu/$(1)/train_%.elf: $(B)/mcu/$(1)/train/%/test_train.o $(B)/mcu/$(1)/train/%/net.o \
+                           $(B)/mcu/$(1)/mcu.o $(B)/mcu/$(1)/startup.o $(B)/mcu/$(1)/libonnxcc.a \
+                           examples/cortex-m/mps2-an386.ld
+	$(MCU_CC) $(MCU_CPU_$(1)) $(MCU_LDFLAGS) -Wl,-Map=$$(@:.elf=.map),--cref \
+	  $$(filter %.o %.a,$$^) -lm -o $$@
 endef
 $(foreach c,$(MCU_CORES),$(eval $(call MCU_CORE_RULES,$(c))))
 
@@ -380,7 +422,7 @@ $(B)/mcu/m4f/test_workspaces.elf: $(B)/mcu/m4f/test_workspaces.o $(B)/mcu/m4f/ge
 
 mcu-test: deps-mcu
 	$(MAKE) --no-print-directory $(B)/onnxcc $(MCU_ELFS)
-	@MAKE="$(MAKE)" ONNXCC=$(B)/onnxcc MCU_MODELS="$(MCU_MODELS)" \
+	@MAKE="$(MAKE)" ONNXCC=$(B)/onnxcc MCU_MODELS="$(MCU_MODELS)" MCU_TRAIN="$(MCU_TRAIN)" \
 	  MCU_CORES="$(foreach c,$(MCU_CORES),$(c):$(MCU_BOARD_$(c)))" \
 	  $(foreach c,$(MCU_CORES),MCU_CC_$(c)="$(MCU_CC) $(MCU_CPU_$(c)) $(MCU_CFLAGS) -Iruntime") \
 	  sh tests/mcu/run.sh
@@ -388,6 +430,8 @@ mcu-test: deps-mcu
 mcu-report: mcu-test
 	@echo
 	@$(PYTHON) tests/mcu/report.py $(B)/mcu $(MCU_MODELS)
+	@echo
+	@$(PYTHON) tests/mcu/report.py --train $(B)/mcu $(MCU_TRAIN)
 
 # ------------------------------------------------------------------- install
 install: all

@@ -48,6 +48,7 @@ ONNXCC = os.path.join(ROOT, "build", "onnxcc")
 LIBONNXCC = os.path.join(ROOT, "build", "libonnxcc.a")
 CC = os.environ.get("CC", "gcc")
 TRAIN_BATCH = 32
+ROUNDS_SMALL, ROUNDS_BIG = 31, 11  # rounds per model: about 20 s (small) and 30 s (big) each
 # The two builds of the generated C and the runtime. -std=c99 as the README's build line.
 FLAGS = {"O3n": ["-O3", "-march=native"], "O2": ["-O2"]}
 FLAG_TEXT = {"O3n": "gcc -O3 -march=native", "O2": "gcc -O2 (generic x86-64)"}
@@ -137,6 +138,10 @@ class Contender:
         self.p.wait()
         return hwm * 1024
 
+    def kill(self):
+        self.p.kill()
+        self.p.wait()
+
     def median(self):
         return statistics.median(self.times)
 
@@ -194,8 +199,8 @@ def build_harness(d, key, gen_obj, lib, defines=()):
     return exe
 
 
-def compile_c(src, obj, key, extra=()):
-    return run_timed([CC, "-std=c99", *FLAGS[key], *extra, "-I" + os.path.dirname(src),
+def compile_c(src, obj, key):
+    return run_timed([CC, "-std=c99", *FLAGS[key], "-I" + os.path.dirname(src),
                        "-I" + os.path.join(ROOT, "runtime"), "-c", src, "-o", obj])
 
 
@@ -215,7 +220,11 @@ def instrument(src, dst):
 
 
 def layers(src):
-    """{node index: (name, label, macs)} of net_run: label is the kernel (conv by kind)."""
+    """{node index: (name, label, macs, fields)} of net_run.
+
+    label names the kernel (convolutions by kind); fields are the `.name = integer`
+    members of the call's parameter struct (shapes).
+    """
     text = open(src).read()
     start = text.index("\nint net_run(")
     text = text[start:text.index("\n  return 0;\n}\n", start)]
@@ -241,7 +250,7 @@ def layers(src):
             kernel = "gemm"
         elif kernel.startswith("nn_"):
             kernel = kernel[3:].replace("_forward", "")
-        out[int(m.group(1))] = (m.group(2), kernel, macs)
+        out[int(m.group(1))] = (m.group(2), kernel, macs, f)
     return out
 
 
@@ -272,8 +281,7 @@ def info_memory(model):
     out = sh([ONNXCC, "info", model])
     arena = int(re.search(r"arena:\s+(\d+) bytes planned", out).group(1))
     bound = int(re.search(r"lower bound:\s+(\d+) bytes", out).group(1))
-    weights = int(re.search(r"weights:\s+(\d+) bytes", out).group(1))
-    return arena, bound, weights
+    return arena, bound
 
 
 def machine():
@@ -289,9 +297,9 @@ def main(out, quick=False, only=None):
     t_start = time.perf_counter()
     out = os.path.abspath(out)
     node_env = dict(os.environ, NODE_PATH=os.path.join(out, "node", "node_modules"))
-    rounds_small, rounds_big, round_small, round_big = (3, 2, 0.05, 0.1) if quick else (21, 9, 0.15, 0.4)
+    rounds_small, rounds_big, round_small, round_big = \
+        (3, 2, 0.05, 0.1) if quick else (ROUNDS_SMALL, ROUNDS_BIG, 0.15, 0.4)
     have_train = "nn_gemm_backward" in sh(["nm", LIBONNXCC])
-    notes = []
 
     # 1. Compile speed first, alone on the machine: onnxcc, then gcc -O2 of its output.
     compile_onnxcc = compile_gcc = None
@@ -372,12 +380,14 @@ def main(out, quick=False, only=None):
     pool.shutdown()
     t_built = time.perf_counter()
 
-    # 3. The core's clock and FMA rate.
-    peak_out = sh([peak_exe])
-    ghz = float(re.search(r"clock_ghz (\S+)", peak_out).group(1))
-    fma_gflops, width = re.search(r"fma_gflops (\S+) (\d+)", peak_out).groups()
-    fma_gflops, width = float(fma_gflops), int(width)
-    peak_gflops = width * 2 * 2 * ghz  # W floats x 2 FMA units x 2 flops x clock
+    # 3. The core's clock and FMA rate, now and again at the end; the higher counts
+    # (the boost clock drops while the other core is busy).
+    def measure_peak():
+        o = sh([peak_exe])
+        return (float(re.search(r"clock_ghz (\S+)", o).group(1)),
+                float(re.search(r"fma_gflops (\S+)", o).group(1)),
+                int(re.search(r"fma_gflops \S+ (\d+)", o).group(1)))
+    peak_samples = [measure_peak()]
 
     # 4. ONNX Runtime's memory baseline: node with the binding loaded, no session.
     ort_js = os.path.join(HERE, "ort_bench.js")
@@ -396,13 +406,19 @@ def main(out, quick=False, only=None):
         shape = ",".join(str(x) for x in INPUT_SHAPES[m])
         cs = [Contender("C " + k, [exes[m][k]]) for k in FLAGS]
         cs.append(Contender("ORT", ["node", ort_js, os.path.join(out, m + ".onnx"), shape], env=node_env))
+        # ORT on the Add model in the same rounds: the binding's per-call floor, side by side.
+        cs.append(Contender("ORT floor", ["node", ort_js, os.path.join(out, "add.onnx"),
+                                          ",".join(str(x) for x in INPUT_SHAPES["add"])], env=node_env))
         interleave(cs, rounds_big if big else rounds_small, round_big if big else round_small)
-        c3, c2, ort = cs
-        r = {"O3n": c3.median(), "O2": c2.median(), "ort": ort.median(),
-             "ratio_O3n": ratio(c3, ort), "ratio_O2": ratio(c2, ort)}
+        c3, c2, ort, floor = cs
+        r = {"O3n": c3.median(), "O2": c2.median(), "ort": ort.median(), "floor": floor.median(),
+             "ratio_O3n": ratio(c3, ort), "ratio_O2": ratio(c2, ort),
+             "ratio_net": statistics.median(c / (o - f) if o > f else float("inf") for c, o, f in
+                                            zip(c3.times, ort.times, floor.times))}
         r["rss_O3n"] = c3.close()
         r["rss_O2"] = c2.close()
         r["rss_ort"] = ort.close() - ort_base
+        floor.close()
         # The per-layer profile runs alone, after the timing.
         prof = Contender("C profile", [exes[m]["prof"]], profile=True)
         calibrate(prof, round_big if big else round_small)
@@ -413,7 +429,7 @@ def main(out, quick=False, only=None):
         lay = layers(os.path.join(out, m, "net.c"))
         r["layers"] = {k: (lay[k], statistics.median(rn.get(k, 0.0) for rn in prof.nodes)) for k in lay}
         if m != "add":
-            r["arena"], r["bound"], r["weights"] = info_memory(os.path.join(out, m + ".onnx"))
+            r["arena"], r["bound"] = info_memory(os.path.join(out, m + ".onnx"))
         rows[m] = r
 
     # 6. Training steps, interleaved per model.
@@ -421,24 +437,37 @@ def main(out, quick=False, only=None):
     for m in [m for m in SMALL if m in models]:
         log("training: " + m)
         mode = train_mode.get(m, "all")
-        cs = []
+        torch_argv = [sys.executable, os.path.join(HERE, "torch_train.py"), m, str(TRAIN_BATCH), mode]
+        cs = [Contender("PyTorch train", torch_argv)]
         if m in train_exes:
-            cs.append(Contender("C train", [train_exes[m]]))
-        cs.append(Contender("PyTorch train", [sys.executable, os.path.join(HERE, "torch_train.py"), m,
-                                              str(TRAIN_BATCH), mode]))
-        interleave(cs, rounds_small, round_small)
+            cs.insert(0, Contender("C train", [train_exes[m]]))
+        try:
+            interleave(cs, rounds_small, round_small)
+        except RuntimeError as e:  # e.g. a non-finite step: measure PyTorch alone
+            log("training %s: %s" % (m, e))
+            train_fail[m] = "n/a (train step failed: %s)" % e
+            for c in cs:
+                c.kill()
+            cs = [Contender("PyTorch train", torch_argv)]
+            interleave(cs, rounds_small, round_small)
         t = {"mode": mode, "torch": cs[-1].median(), "fail": train_fail.get(m)}
-        if m in train_exes:
+        if len(cs) == 2:
             t["c"], t["ratio"] = cs[0].median(), ratio(cs[0], cs[-1])
             t["rss_c"] = cs[0].close()
         t["rss_torch"] = cs[-1].close()
         train[m] = t
 
+    peak_samples.append(measure_peak())
+    ghz = max(p[0] for p in peak_samples)
+    fma_gflops = max(p[1] for p in peak_samples)
+    width = peak_samples[0][2]
+    # W floats x 2 FMA units x 2 flops x clock, or what the FMA loop reached if more.
+    peak_gflops = max(width * 2 * 2 * ghz, fma_gflops)
     t_end = time.perf_counter()
     report = render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes,
                     dict(ghz=ghz, fma=fma_gflops, width=width, peak=peak_gflops),
                     ort_base, dict(build=t_built - t_start, measure=t_end - t_built, out=out),
-                    quick, notes)
+                    quick)
     print(report)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(report)
@@ -446,48 +475,52 @@ def main(out, quick=False, only=None):
 
 
 def render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes, peak, ort_base, times,
-           quick, notes):
+           quick):
+    """The markdown report: the main table, the kernels table, the targets, the method."""
     L = []
     L.append("Machine: %s. Date: %s. Command: `make bench`%s." % (
         machine(), time.strftime("%Y-%m-%d"), " (--quick: too few rounds to report)" if quick else ""))
     L.append("")
     L.append("| model | MACs | C %s | C %s | ONNX Runtime | C/ORT (-O3 native) | C/ORT (-O2) "
-             "| C peak RSS | ORT peak RSS over baseline | arena planned / lower bound |"
+             "| C/(ORT - floor) | C peak RSS | ORT peak RSS over baseline | arena planned / lower bound |"
              % (FLAG_TEXT["O3n"], FLAG_TEXT["O2"]))
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for m, r in rows.items():
         macs = sum(v[0][2] for v in r["layers"].values())
         arena = ("%d / %d B (%.3f)" % (r["arena"], r["bound"], r["arena"] / r["bound"])
                  if "arena" in r and r["bound"] else "n/a")
-        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        net = fmt_ratio(r["ratio_net"]) if m != "add" and r["ratio_net"] != float("inf") else "n/a"
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             TITLE[m], fmt_macs(macs) if macs else "0", fmt_time(r["O3n"]), fmt_time(r["O2"]),
-            fmt_time(r["ort"]), fmt_ratio(r["ratio_O3n"]), fmt_ratio(r["ratio_O2"]), fmt_mb(r["rss_O3n"]),
-            fmt_mb(r["rss_ort"]), arena))
+            fmt_time(r["ort"]), fmt_ratio(r["ratio_O3n"]), fmt_ratio(r["ratio_O2"]), net,
+            fmt_mb(r["rss_O3n"]), fmt_mb(r["rss_ort"]), arena))
     for m, t in train.items():
         what = "train step, batch %d, SGD%s" % (TRAIN_BATCH, ", last layer only" if t["mode"] == "last:1" else "")
         if "c" in t:
-            L.append("| %s %s | | %s | | PyTorch %s | %s (C/PyTorch) | | %s | PyTorch process %s | |" % (
-                TITLE[m], what, fmt_time(t["c"]), fmt_time(t["torch"]), fmt_ratio(t["ratio"]), fmt_mb(t["rss_c"]),
-                fmt_mb(t["rss_torch"])))
+            L.append("| %s %s | | %s | | PyTorch %s | %s (C/PyTorch) | | | %s | PyTorch process %s | |" % (
+                TITLE[m], what, fmt_time(t["c"]), fmt_time(t["torch"]), fmt_ratio(t["ratio"]),
+                fmt_mb(t["rss_c"]), fmt_mb(t["rss_torch"])))
         else:
             why = t["fail"] or "n/a (training kernels not built)"
-            L.append("| %s %s | | %s | | PyTorch %s | %s | | n/a | PyTorch process %s | |" % (
+            L.append("| %s %s | | %s | | PyTorch %s | %s | | | n/a | PyTorch process %s | |" % (
                 TITLE[m], what, why, fmt_time(t["torch"]), why, fmt_mb(t["rss_torch"])))
     if compile_onnxcc:
         (cw, cm), (gw, gm) = compile_onnxcc, compile_gcc
-        L.append("| resnet18 compile: `onnxcc compile` / `gcc -O2 -c` of its %.0f MB output | | %.1f s, %s "
-                 "| %.1f s, %s | | | | total %.1f s | peak %s | |" % (
+        L.append("| resnet18 compile: `onnxcc compile`, then `gcc -O2 -c` of its %.0f MB output | | %.1f s, "
+                 "%s | %.1f s, %s | | | | | total %.1f s | peak %s | |" % (
                      c_bytes / 1e6, cw, fmt_mb(cm), gw, fmt_mb(gm), cw + gw, fmt_mb(max(cm, gm))))
     L.append("")
 
     # Kernel efficiency: the largest Conv and Gemm layers of each model, and what dominates.
     L.append("Peak of one core: %d floats x 2 FMA units x 2 flops x %.2f GHz = %.0f GFLOP/s "
-             "(clock timed on dependent integer adds; an FMA loop reaches %.0f GFLOP/s)."
-             % (peak["width"], peak["ghz"], peak["peak"], peak["fma"]))
+             "(clock timed on dependent integer adds, the higher of two samples); an FMA loop "
+             "reaches %.0f GFLOP/s; the percentages below use the higher, %.0f GFLOP/s."
+             % (peak["width"], peak["ghz"], peak["width"] * 4 * peak["ghz"], peak["fma"], peak["peak"]))
     L.append("")
     L.append("| model | largest Conv: time, GFLOP/s, % of peak | largest Gemm: time, GFLOP/s, % of peak "
              "| kernels by share of time (-O3 native, per-layer profile) |")
     L.append("|---|---|---|---|")
+    eff = {}
     for m, r in rows.items():
         if m == "add":
             continue
@@ -498,35 +531,87 @@ def render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes, peak, 
                 cells.append("none")
                 continue
             macs, k = max(cand)
-            (name, label, _), ns = r["layers"][k]
+            (name, label, _, f), ns = r["layers"][k]
             gf = 2 * macs / ns if ns else 0
-            cells.append("`%s` (%s, %s MACs): %s, %.1f, %.0f%%" % (
-                name, label, fmt_macs(macs), fmt_time(ns), gf, 100 * gf / peak["peak"]))
+            eff[(m, kind)] = 100 * gf / peak["peak"]
+            gemv = ""
+            if kind == "gemm" and f.get("m") == 1 and ns:  # a matrix-vector product: bandwidth
+                gemv = "; m = 1, weights read at %.1f GB/s" % (4.0 * f["n"] * f["k"] / ns)
+            cells.append("`%s` (%s, %s MACs): %s, %.1f, %.0f%%%s" % (
+                name, label, fmt_macs(macs), fmt_time(ns), gf, eff[(m, kind)], gemv))
         by = {}
-        for (name, label, macs), ns in r["layers"].values():
+        for (name, label, macs, _), ns in r["layers"].values():
             by[label] = by.get(label, 0.0) + ns
         total = sum(by.values()) or 1
         top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
-        cells.append(", ".join("%s %.0f%%" % (lab, 100 * ns / total) for lab, ns in top))
+        cells.append(", ".join("%s %.0f%% (%s)" % (lab, 100 * ns / total, fmt_time(ns)) for lab, ns in top))
         L.append("| %s | %s |" % (TITLE[m], " | ".join(cells)))
+    L.append("")
+
+    # The targets of the issue, each met or not, with the numbers.
+    L.append("| target | measured (C -O3 -march=native unless said) | met |")
+    L.append("|---|---|---|")
+
+    def target(text, values, ok):
+        L.append("| %s | %s | %s |" % (text, values, "yes" if ok else "**no**"))
+
+    for group, limit in ((SMALL, 0.5), (BIG, 1.0)):
+        have = [m for m in group if m in rows]
+        if have:
+            target("C <= %.1fx ORT latency: %s" % (limit, ", ".join(TITLE[m] for m in have)),
+                   ", ".join("%s %s (-O2 %s)" % (TITLE[m], fmt_ratio(rows[m]["ratio_O3n"]),
+                                                 fmt_ratio(rows[m]["ratio_O2"])) for m in have),
+                   all(rows[m]["ratio_O3n"] <= limit for m in have))
+    if eff:
+        target("largest Conv and Gemm layers >= 50%% of one core's peak (%.0f GFLOP/s)" % peak["peak"],
+               ", ".join("%s %s %.0f%%" % (TITLE[m], k, v) for (m, k), v in eff.items()),
+               all(v >= 50 for v in eff.values()))
+    if train:
+        done = [m for m in train if "c" in train[m]]
+        target("train step <= 0.5x PyTorch", ", ".join(
+            "%s %s" % (TITLE[m], fmt_ratio(train[m]["ratio"]) if m in done else "n/a") for m in train),
+            len(done) == len(train) and all(train[m]["ratio"] <= 0.5 for m in done))
+    if compile_onnxcc:
+        (cw, cm), (gw, gm) = compile_onnxcc, compile_gcc
+        target("resnet18 compile (onnxcc + gcc -O2) < 60 s and < 4 GB",
+               "%.1f s + %.1f s = %.1f s; peak %s (gcc), %s (onnxcc)" % (
+                   cw, gw, cw + gw, fmt_mb(gm), fmt_mb(cm)), cw + gw < 60 and max(cm, gm) < 4e9)
+    have = [m for m in rows if "arena" in rows[m] and rows[m]["bound"]]
+    if have:
+        target("arena within 5% of its lower bound", ", ".join(
+            "%s %+.1f%%" % (TITLE[m], 100 * (rows[m]["arena"] / rows[m]["bound"] - 1)) for m in have),
+            all(rows[m]["arena"] <= 1.05 * rows[m]["bound"] for m in have))
     L.append("")
     L.append("Method: each model's contenders are long-lived processes alternated round by round "
              "(%s); times are medians over rounds, ratios the median of per-round ratios. "
              "ONNX Runtime: onnxruntime-node %s, intraOpNumThreads 1, interOpNumThreads 1, "
-             "graphOptimizationLevel 'all', each run() awaited (the Add row is the binding's "
-             "per-call floor). Peak RSS is each process's VmHWM (/proc/PID/status) after its last round "
+             "graphOptimizationLevel 'all', each run() awaited; the Add row is the binding's "
+             "per-call floor, and C/(ORT - floor) compares with ORT's time less that floor, timed again "
+             "in the same rounds as each model (median of per-round ratios). "
+             "PyTorch: %s, one thread. "
+             "Peak RSS is each process's VmHWM (/proc/PID/status) after its last round "
              "(GNU time's %%M for the compilers); ORT's is the node process's minus that of a "
-             "node process that only loads onnxruntime-node (%s), the median of 3. Build %.0f s, measurement %.0f s."
-             % ("%d rounds small models, %d big" % ((3, 2) if quick else (21, 9)), ort_version(times["out"]),
-                fmt_mb(ort_base), times["build"], times["measure"]))
+             "node process that only loads onnxruntime-node (%s), the median of 3. "
+             "Build %.0f s, measurement %.0f s."
+             % ("%d rounds small models, %d big" % ((3, 2) if quick else (ROUNDS_SMALL, ROUNDS_BIG)),
+                ort_version(times["out"]), torch_version(), fmt_mb(ort_base), times["build"],
+                times["measure"]))
     if not have_train:
         L.append("")
         L.append("Training rows: build/libonnxcc.a has no nn_gemm_backward yet, so the C train step "
                  "is not built; PyTorch's time is given for reference.")
-    for n in notes:
-        L.append("")
-        L.append(n)
     return "\n".join(L) + "\n"
+
+
+def torch_version():
+    """PyTorch's version and BLAS, as its build reports them (Debian's is BLAS_INFO=generic)."""
+    try:
+        outp = sh([sys.executable, "-c", "import torch; print(torch.__version__); "
+                   "print(torch.__config__.show())"])
+    except RuntimeError:
+        return "PyTorch (version unknown)"
+    blas = re.search(r"BLAS_INFO=(\w+)", outp)
+    return "PyTorch %s (BLAS_INFO=%s)" % (outp.split()[0], blas.group(1) if blas else "?")
 
 
 def ort_version(out):

@@ -134,17 +134,36 @@ static int outputs_const(const Node *n)
   return 1;
 }
 
+// NULL if t's shape fits the element cap, else what is too large, for a
+// message. An empty tensor counts its other dimensions: strides and
+// offsets over them must fit an int too.
+static const char *size_problem(const Tensor *t, int64_t limit, char *buf, size_t cap)
+{
+  int64_t extent = 1;
+  for (int i = 0; i < t->rank && extent >= 0; i++)
+    extent = checked_mul(extent, t->dims[i] > 0 ? t->dims[i] : 1);
+  if (extent >= 0 && extent <= limit)
+    return NULL;
+  char shape[200];
+  shape_str(t, shape, sizeof shape);
+  if (extent < 0)
+    snprintf(buf, cap, "%s has more than 2^63 elements", shape);
+  else if (tensor_count(t) == 0)
+    snprintf(buf, cap, "%s is empty, but its other dimensions make %lld elements", shape,
+             (long long)extent);
+  else
+    snprintf(buf, cap, "%s has %lld elements", shape, (long long)extent);
+  return buf;
+}
+
 int check_output_size(Diag *d, const Graph *g, const Node *n, const Tensor *t)
 {
   CHECK(d, n, t->rank >= 0 && t->rank <= MAX_RANK, "output '%s' has no shape (internal error)",
         t->name);
-  int64_t count = tensor_count(t);
-  char shape[200], num[32];
-  snprintf(num, sizeof num, "%lld", (long long)count);
-  CHECK(d, n, count >= 0 && count <= g->limits.max_elements, "output '%s' %s has %s elements, "
-        "more than the limit of %lld (--max-elements)", t->name,
-        shape_str(t, shape, sizeof shape), count < 0 ? "more than 2^63" : num,
-        (long long)g->limits.max_elements);
+  char buf[300];
+  const char *problem = size_problem(t, g->limits.max_elements, buf, sizeof buf);
+  CHECK(d, n, !problem, "output '%s' %s, more than the limit of %lld (--max-elements)", t->name,
+        problem, (long long)g->limits.max_elements);
   return 0;
 }
 
@@ -164,17 +183,12 @@ static int check_inputs(Diag *d, const Graph *g)
   int rc = 0;
   for (int i = 0; i < g->ninputs; i++) {
     const Tensor *t = g->inputs[i];
-    int64_t count = tensor_count(t);
-    char shape[200];
-    if (t->rank < 0)
-      continue; // the driver reports unknown shapes
-    shape_str(t, shape, sizeof shape);
-    if (count < 0 || count > g->limits.max_elements) {
-      char num[32];
-      snprintf(num, sizeof num, "%lld", (long long)count);
-      diag_error(d, "graph input '%s' %s has %s elements, more than the limit of %lld "
-                    "(--max-elements)", t->name, shape, count < 0 ? "more than 2^63" : num,
-                 (long long)g->limits.max_elements);
+    char buf[300];
+    const char *problem = t->rank < 0 ? NULL // the driver reports unknown shapes
+                                      : size_problem(t, g->limits.max_elements, buf, sizeof buf);
+    if (problem) {
+      diag_error(d, "graph input '%s' %s, more than the limit of %lld (--max-elements)", t->name,
+                 problem, (long long)g->limits.max_elements);
       rc = -1;
     }
   }

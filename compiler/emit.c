@@ -118,10 +118,11 @@ void emit_close_block(Emitter *e)
 }
 
 // A weight as a C99 hexadecimal float, exact by construction. Compilers read
-// these much faster than decimal literals, which they must convert with
-// multi-precision arithmetic: gcc -O2 on resnet18 (11.7M weights) takes about
-// 40% less time and 25% less memory than with the 9-digit decimals used for
-// the scalar parameters of kernel calls (emit_float_literal).
+// these faster than decimal literals, which they convert with multi-precision
+// arithmetic: gcc 12 -O2 on resnet18 (11.7M weights) took 24% less CPU time
+// (26.7 s against 35.0 s) than with the 9-digit decimals that
+// emit_float_literal writes for the scalar parameters of kernel calls; its
+// memory (2.5 GB, the initializer trees) stayed the same.
 static char *weight_literal(float v, char *buf)
 {
   if (!isfinite(v))

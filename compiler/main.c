@@ -252,10 +252,14 @@ int main(int argc, char **argv)
       if (parse_int(next, 1, LIMIT_ELEMENTS_CEILING, &v) != 0)
         return bad_usage("--max-elements needs an integer from 1 to 2147483647, got '%s'", next);
       opt.limits.max_elements = v;
-    } else if (!strcmp(a, "--max-weight-bytes") || !strcmp(a, "--max-nodes")) {
+    } else if (!strcmp(a, "--max-weight-bytes")) {
       if (parse_int(next, 1, LLONG_MAX, &v) != 0)
-        return bad_usage("expected a positive integer, got '%s'", next);
-      *(a[6] == 'w' ? &opt.limits.max_weight_bytes : &opt.limits.max_nodes) = v;
+        return bad_usage("--max-weight-bytes needs a positive integer, got '%s'", next);
+      opt.limits.max_weight_bytes = v;
+    } else if (!strcmp(a, "--max-nodes")) {
+      if (parse_int(next, 1, LLONG_MAX, &v) != 0)
+        return bad_usage("--max-nodes needs a positive integer, got '%s'", next);
+      opt.limits.max_nodes = v;
     } else if (!strcmp(a, "--rtol") || !strcmp(a, "--atol")) {
       double x;
       if (parse_double(next, &x) != 0)

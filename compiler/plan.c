@@ -72,26 +72,30 @@ void plan_solve(Plan *p)
   sort_plan = p;
   qsort(order, (size_t)p->count, sizeof(int), by_size_desc);
   int *placed = xcalloc((size_t)p->count + 1, sizeof(int));
+  int *conflicts = xcalloc((size_t)p->count + 1, sizeof(int));
   int nplaced = 0;
   for (int i = 0; i < p->count; i++) {
     PlanBuffer *b = &p->buffers[order[i]];
+    // Only placed buffers live at the same time matter: list them once, so
+    // a long graph costs one pass per buffer, not one per candidate.
+    int nconflicts = 0;
+    for (int k = 0; k < nplaced; k++)
+      if (lifetimes_overlap(&p->buffers[placed[k]], b))
+        conflicts[nconflicts++] = placed[k];
     // Try offset 0, then the end of every conflicting buffer, lowest first.
     int64_t best = -1;
-    for (int c = -1; c < nplaced; c++) {
+    for (int c = -1; c < nconflicts; c++) {
       int64_t candidate = 0;
       if (c >= 0) {
-        const PlanBuffer *o = &p->buffers[placed[c]];
-        if (!lifetimes_overlap(o, b))
-          continue;
+        const PlanBuffer *o = &p->buffers[conflicts[c]];
         candidate = o->offset + o->size;
       }
       if (best >= 0 && candidate >= best)
         continue;
       int fits = 1;
-      for (int k = 0; k < nplaced && fits; k++) {
-        const PlanBuffer *o = &p->buffers[placed[k]];
-        fits = !lifetimes_overlap(o, b) || candidate + b->size <= o->offset ||
-               o->offset + o->size <= candidate;
+      for (int k = 0; k < nconflicts && fits; k++) {
+        const PlanBuffer *o = &p->buffers[conflicts[k]];
+        fits = candidate + b->size <= o->offset || o->offset + o->size <= candidate;
       }
       if (fits)
         best = candidate;
@@ -99,6 +103,7 @@ void plan_solve(Plan *p)
     b->offset = best;
     placed[nplaced++] = order[i];
   }
+  free(conflicts);
   free(placed);
   free(order);
 }
@@ -112,19 +117,33 @@ int64_t plan_peak(const Plan *p)
   return peak;
 }
 
+typedef struct {
+  int step;
+  int64_t delta; // +size where a buffer starts, -size the step after it ends
+} PlanEvent;
+
+static int by_step(const void *x, const void *y)
+{
+  const PlanEvent *a = x, *b = y;
+  return (a->step > b->step) - (a->step < b->step);
+}
+
 int64_t plan_lower_bound(const Plan *p)
 {
-  int64_t best = 0;
-  // The live total only changes where a buffer starts: check those steps.
+  // A sweep over the steps where the live total changes.
+  PlanEvent *ev = xcalloc(2 * (size_t)p->count + 1, sizeof(PlanEvent));
   for (int i = 0; i < p->count; i++) {
-    int step = p->buffers[i].first;
-    int64_t live = 0;
-    for (int k = 0; k < p->count; k++)
-      if (p->buffers[k].first <= step && step <= p->buffers[k].last)
-        live += p->buffers[k].size;
-    if (live > best)
-      best = live;
+    ev[2 * i] = (PlanEvent){p->buffers[i].first, p->buffers[i].size};
+    ev[2 * i + 1] = (PlanEvent){p->buffers[i].last + 1, -p->buffers[i].size};
   }
+  qsort(ev, 2 * (size_t)p->count, sizeof(PlanEvent), by_step);
+  int64_t best = 0, live = 0;
+  for (int i = 0; i < 2 * p->count; i++) {
+    live += ev[i].delta;
+    if (i + 1 == 2 * p->count || ev[i + 1].step != ev[i].step)
+      best = live > best ? live : best; // all of this step's changes applied
+  }
+  free(ev);
   return best;
 }
 
@@ -167,20 +186,45 @@ static void try_in_place(const Graph *g, Node *n, int step)
   }
 }
 
-static void assign_cname(Graph *g, Tensor *t, const char *prefix, int *serial)
+// The identifiers given out so far: a hash set, so naming stays linear.
+typedef struct {
+  const char **slots;
+  size_t cap, used;
+} NameSet;
+
+// Adds name (not copied) unless present; returns 0 if it was present.
+static int nameset_add(NameSet *s, const char *name)
+{
+  if ((s->used + 1) * 2 > s->cap) {
+    NameSet bigger = {xcalloc(s->cap ? s->cap * 2 : 64, sizeof(char *)), s->cap ? s->cap * 2 : 64,
+                      0};
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->slots[i])
+        nameset_add(&bigger, s->slots[i]);
+    free(s->slots);
+    *s = bigger;
+  }
+  uint64_t h = 1469598103934665603ull; // FNV-1a
+  for (const char *c = name; *c; c++)
+    h = (h ^ (unsigned char)*c) * 1099511628211ull;
+  size_t i = h & (s->cap - 1);
+  for (; s->slots[i]; i = (i + 1) & (s->cap - 1))
+    if (!strcmp(s->slots[i], name))
+      return 0;
+  s->slots[i] = name;
+  s->used++;
+  return 1;
+}
+
+static void assign_cname(NameSet *used, Tensor *t, const char *prefix, int *serial)
 {
   char *id = c_identifier(t->name);
   size_t len = strlen(prefix) + strlen(id) + 16;
   t->cname = xmalloc(len);
   snprintf(t->cname, len, "%s%s", prefix, id);
   // Names that sanitize alike get a numeric suffix.
-  for (int i = 0; i < g->ntensors; i++) {
-    Tensor *o = g->tensors[i];
-    if (o != t && o->cname && !strcmp(o->cname, t->cname)) {
-      snprintf(t->cname, len, "%s%s_%d", prefix, id, ++*serial);
-      i = -1;
-    }
-  }
+  while (!nameset_add(used, t->cname))
+    snprintf(t->cname, len, "%s%s_%d", prefix, id, ++*serial);
   free(id);
 }
 
@@ -337,6 +381,7 @@ int plan_graph(Diag *d, Graph *g, const TrainInfo *ti, MemoryPlan *mp)
   Plan plan;
   plan_init(&plan, 16);
   int serial = 0;
+  NameSet names = {NULL, 0, 0};
   int *buffer_of = xcalloc((size_t)g->ntensors + 1, sizeof(int));
   for (int i = 0; i < g->ntensors; i++) {
     Tensor *t = g->tensors[i];
@@ -355,7 +400,7 @@ int plan_graph(Diag *d, Graph *g, const TrainInfo *ti, MemoryPlan *mp)
     } else if (t->kind == T_CONST) {
       if ((t->nuses > 0 || t->output_index >= 0) && t->dtype == DT_FLOAT) {
         t->storage = t->trainable ? S_PARAM : S_CONST;
-        assign_cname(g, t, "w_", &serial);
+        assign_cname(&names, t, "w_", &serial);
         if (t->trainable)
           mp->param_bytes += tensor_count(t) * 4;
       }
@@ -363,7 +408,7 @@ int plan_graph(Diag *d, Graph *g, const TrainInfo *ti, MemoryPlan *mp)
       t->storage = S_ARENA;
       int64_t bytes = tensor_count(t) * 4;
       // Training tensors are named d_x, m_x, v_x, velocity_x already.
-      assign_cname(g, t, t->kind == T_GRAD ? "" : "t_", &serial);
+      assign_cname(&names, t, t->kind == T_GRAD ? "" : "t_", &serial);
       buffer_of[i] = plan_add(&plan, bytes, t->first_use, t->last_use);
       if (t->kind == T_ACTIVATION)
         mp->activation_bytes += bytes;
@@ -380,6 +425,7 @@ int plan_graph(Diag *d, Graph *g, const TrainInfo *ti, MemoryPlan *mp)
   mp->arena_bytes = plan_peak(&plan);
   mp->lower_bound = plan_lower_bound(&plan);
   free(buffer_of);
+  free(names.slots);
   plan_free(&plan);
   // Aliases resolve to their root's storage.
   for (int i = 0; i < g->ntensors; i++) {

@@ -247,12 +247,16 @@ static int tensor_from_proto(Reader *r, const Onnx__TensorProto *tp, Tensor *t)
     }
     t->dims[i] = tp->dims[i];
   }
-  int64_t count = tensor_count(t);
-  if (count < 0 || count > r->lim.max_elements) {
+  // An empty tensor's other dimensions count too (strides over them must fit an int).
+  int64_t count = tensor_count(t), extent = 1;
+  for (int i = 0; i < t->rank && extent >= 0; i++)
+    extent = checked_mul(extent, t->dims[i] > 0 ? t->dims[i] : 1);
+  if (extent < 0 || extent > r->lim.max_elements) {
     char shape[200];
-    diag_error(d, "tensor '%s' %s has %s elements, more than the limit of %lld (--max-elements)",
-               tn, shape_str(t, shape, sizeof shape), count_str(count),
-               (long long)r->lim.max_elements);
+    diag_error(d, "tensor '%s' %s %s %s elements, more than the limit of %lld (--max-elements)",
+               tn, shape_str(t, shape, sizeof shape),
+               count == 0 ? "is empty, but its other dimensions make" : "has",
+               count_str(extent), (long long)r->lim.max_elements);
     return -1;
   }
   if (tp->segment) {

@@ -5,7 +5,9 @@
  *
  * The input is written to a private temporary folder as model.onnx, so the
  * reader runs exactly as on the command line (external data resolves
- * inside that folder). A few options follow from the input's length, so
+ * inside that folder). A compiled model is also printed by info_print()
+ * (`onnxcc info`), and the same bytes are read as a TensorProto, as --bind
+ * and verify's test data are. A few options follow from the input's length, so
  * the training build (--train), --eval and --arena caller get fuzzed too
  * without changing the input format: a regression file replays the same
  * way forever. The caps are smaller than the defaults so that one input
@@ -17,6 +19,7 @@
  */
 #define _XOPEN_SOURCE 700 // mkdtemp
 #include "compiler.h"
+#include "onnx_read.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!src || !hdr)
       abort();
     rc = emit_c(&d, &c, src, hdr, "model.h");
+    info_print(src, &c);
     fclose(src);
     fclose(hdr);
   }
@@ -76,6 +80,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     abort();
   }
   compiled_free(&c);
+  diag_free(&d);
+
+  diag_init(&d, "tensor.pb");
+  Tensor *t = onnx_read_tensor_file(&d, path);
+  if (!t != (d.errors > 0)) {
+    fprintf(stderr, "fuzz_compile: tensor %p with %d error messages\n", (void *)t, d.errors);
+    abort();
+  }
+  tensor_free(t);
   diag_free(&d);
   return 0;
 }

@@ -112,6 +112,7 @@ def cases():
     m.graph.input[0].type.tensor_type.shape.dim[1].dim_value = -4
     save("input_negative_dim", m)
     save("input_zero_batch", relu_model(shape=(0, 4)))
+    save("input_empty_huge_dims", relu_model(shape=(0, 1 << 40)))
     save("input_rank_9", relu_model(shape=[1] * 9))
     save("input_unknown_shape", model([helper.make_node("Relu", ["x"], ["y"])],
                                       [helper.make_tensor_value_info("x", FLOAT, None)],

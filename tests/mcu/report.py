@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Prints the Cortex-M footprint and instruction table (`make mcu-report`).
+"""Prints the Cortex-M footprint and instruction tables (`make mcu-report`).
 
 usage: report.py BUILD_MCU_DIR MODEL...
+       report.py --train BUILD_MCU_DIR CASE...
 
 For each core (m4f, m3) and model it reads, from BUILD_MCU_DIR/CORE/:
   test_MODEL.elf   section sizes, from `arm-none-eabi-size -A`
@@ -21,6 +22,17 @@ and prints one markdown table:
            the stack went below the caller's frame during one inference.
   instructions  executed by one inference under qemu -icount shift=0, for
            golden sets 0 and 1 (soft-float costs depend on the data).
+
+With --train, the same for the training cases (tests/mcu/test_train.c), from
+BUILD_MCU_DIR/CORE/train_CASE.{elf,map,log}; "model" is the generated net.o
+of CASE (compiled with --train): its .data holds the trainable weights (in
+RAM, their initial values in flash), its .bss the arena (activations kept
+for backward, gradients, optimizer state) and the step count. RAM does not
+count .workspace, where the test keeps its copy of the checkpoint.
+  instructions  executed by one NAME_train_step() call (batch 8): the mean
+           over the 20 steps of the run, and the fewest and most.
+  stack in train_step()  the deepest the stack went below the caller's frame
+           during one step, over the 20 steps.
 """
 import re
 import subprocess
@@ -76,6 +88,53 @@ def kb(n):
     return "%.1f KB" % (n / 1024.0)
 
 
+def breakdown(base, object_suffix):
+    """Sizes of one test image: whole-image flash and RAM, and the shares of the
+    generated object (path ending in object_suffix), the runtime and the C library."""
+    sizes = section_sizes(base + ".elf")
+    r = dict(text=0, const=0, bss=0, data=0, runtime=0, libc=0)
+    for output, path, size in input_sections(base + ".map"):
+        if path.endswith(object_suffix):
+            if output == ".text":
+                r["text"] += size
+            elif output == ".rodata":
+                r["const"] += size
+            elif output == ".data":
+                r["const"] += size
+                r["data"] += size
+            elif output == ".bss":
+                r["bss"] += size
+        elif output not in (".text", ".rodata", ".data"):
+            continue
+        elif "libonnxcc.a(" in path:
+            r["runtime"] += size
+        elif re.search(r"/lib(c|m|gcc|semihost)\.a\(", path):
+            r["libc"] += size
+    r["flash"] = sizes[".text"] + sizes[".rodata"] + sizes[".data"]
+    r["ram"] = sizes[".data"] + sizes[".bss"]
+    return r
+
+
+def main_train(build, cases):
+    print("| core | case | instructions per train_step() (mean; fewest - most) | flash "
+          "| of which model (code + weights) | of which runtime | of which C library | RAM "
+          "| of which arena (activations, gradients, optimizer state) "
+          "| of which trainable weights | stack in train_step() |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for core, core_name in CORES:
+        for case in cases:
+            base = "%s/%s/train_%s" % (build, core, case)
+            r = breakdown(base, "/train/%s/net.o" % case)
+            result = result_line(base + ".log")
+            counts = [int(n) for n in result["instructions"].split(",")]
+            mean = int(round(sum(counts) / float(len(counts))))
+            print("| %s | %s | %s; %s - %s | %s | %s + %s | %s | %s | %s | %s | %s | %s |" % (
+                core_name, case, "{:,}".format(mean), "{:,}".format(min(counts)),
+                "{:,}".format(max(counts)), kb(r["flash"]), kb(r["text"]), kb(r["const"]),
+                kb(r["runtime"]), kb(r["libc"]), kb(r["ram"] + int(result["stack_peak"])),
+                kb(r["bss"]), kb(r["data"]), kb(int(result["train_stack"]))))
+
+
 def main(build, models):
     print("| core | model | instructions per inference (set 0 / set 1) | flash | of which model "
           "(code + weights) | of which runtime | of which C library | RAM | of which arena "
@@ -84,32 +143,19 @@ def main(build, models):
     for core, core_name in CORES:
         for model in models:
             base = "%s/%s/test_%s" % (build, core, model)
-            sizes = section_sizes(base + ".elf")
+            r = breakdown(base, "/%s.o" % model)
             result = result_line(base + ".log")
-            model_text = model_const = arena = runtime = libc = 0
-            for output, path, size in input_sections(base + ".map"):
-                if path.endswith("/%s.o" % model):
-                    if output == ".text":
-                        model_text += size
-                    elif output in (".rodata", ".data"):
-                        model_const += size
-                    if output in (".bss", ".data"):
-                        arena += size
-                elif output not in (".text", ".rodata", ".data"):
-                    continue
-                elif "libonnxcc.a(" in path:
-                    runtime += size
-                elif re.search(r"/lib(c|m|gcc|semihost)\.a\(", path):
-                    libc += size
-            flash = sizes[".text"] + sizes[".rodata"] + sizes[".data"]
-            ram = sizes[".data"] + sizes[".bss"] + int(result["stack_peak"])
             instructions = " / ".join("{:,}".format(int(n)) for n in result["instructions"].split(","))
             print("| %s | %s | %s | %s | %s + %s | %s | %s | %s | %s | %s |" % (
-                core_name, model, instructions, kb(flash), kb(model_text), kb(model_const),
-                kb(runtime), kb(libc), kb(ram), kb(arena), kb(int(result["run_stack"]))))
+                core_name, model, instructions, kb(r["flash"]), kb(r["text"]), kb(r["const"]),
+                kb(r["runtime"]), kb(r["libc"]), kb(r["ram"] + int(result["stack_peak"])),
+                kb(r["bss"] + r["data"]), kb(int(result["run_stack"]))))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3:
-        sys.exit("usage: report.py BUILD_MCU_DIR MODEL...")
-    main(sys.argv[1], sys.argv[2:])
+    if len(sys.argv) >= 4 and sys.argv[1] == "--train":
+        main_train(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) >= 3 and not sys.argv[1].startswith("-"):
+        main(sys.argv[1], sys.argv[2:])
+    else:
+        sys.exit("usage: report.py BUILD_MCU_DIR MODEL...\n       report.py --train BUILD_MCU_DIR CASE...")

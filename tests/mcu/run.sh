@@ -5,6 +5,7 @@
 # From the Makefile's "Cortex-M" section, in the environment:
 #   MCU_CORES      core:board pairs, e.g. "m4f:mps2-an386 m3:mps2-an385"
 #   MCU_MODELS     models that have a build/mcu/CORE/test_MODEL.elf
+#   MCU_TRAIN      training cases that have a build/mcu/CORE/train_CASE.elf
 #   MCU_CC_<core>  the command that compiles C for that core, with the
 #                  bare-metal warning flags
 #   ONNXCC, MAKE
@@ -15,8 +16,13 @@
 #      failed checks) and its result line (tests/mcu/test_model.c);
 #   2. check_link.py on the model's object and the runtime archive: only
 #      string, memory, single-precision libm and arithmetic helper symbols;
-#   3. every model of tests/models/models.txt compiled for the core under
-#      -Werror.
+#   3. each train_CASE.elf under QEMU the same way (tests/mcu/test_train.c:
+#      20 training steps against PyTorch's), and check_link.py on its
+#      generated net.o (compiled with --train) and the runtime archive;
+#   4. every model of tests/models/models.txt compiled for the core under
+#      -Werror, and every case of models/train_cases.txt compiled with
+#      --train as tests/train/run.sh compiles it (--name net, its batch,
+#      --accumulate, --optimizer and --trainable).
 # Then the workspace test (Cortex-M4F, tests/mcu/test_workspaces.c) and the
 # example, examples/cortex-m/, built and run through its own Makefile.
 set -u
@@ -53,6 +59,12 @@ for pair in $MCU_CORES; do
       "$out/$core/gen/$model.o" "$out/$core/libonnxcc.a"
     count $?
   done
+  for case in ${MCU_TRAIN:-}; do
+    qemu "$board" "$out/$core/train_$case.elf" "$out/$core/train_$case.log"
+    /usr/bin/python3 tests/mcu/check_link.py "$core/train_$case" "$out/$core/train_$case.map" \
+      "$out/$core/train/$case/net.o" "$out/$core/libonnxcc.a"
+    count $?
+  done
   # Every real export, as tests/models/run.sh compiles it for the host.
   mkdir -p "$out/$core/all"
   ok=0 bad=0
@@ -66,6 +78,23 @@ for pair in $MCU_CORES; do
     fi
   done < tests/models/models.txt
   [ "$bad" -eq 0 ] && echo "PASS $core: all $ok models of tests/models/models.txt compile under -Werror"
+  count "$bad"
+  mkdir -p "$out/$core/all_train"
+  ok=0 bad=0
+  while read -r name model golden optimizer mode trainable; do
+    case "$name" in ''|'#'*) continue ;; esac
+    flags="--batch 8"
+    [ "$mode" = accumulate ] && flags="--batch 4 --accumulate 2"
+    [ "$trainable" != - ] && flags="$flags --trainable $trainable"
+    d=$out/$core/all_train/$name
+    if $ONNXCC compile "models/$model.onnx" --name net --train $flags --optimizer "$optimizer" \
+         -o "$d.c" > "$d.log" 2>&1 && $cc -c "$d.c" -o "$d.o" >> "$d.log" 2>&1; then
+      ok=$((ok + 1))
+    else
+      bad=$((bad + 1)); echo "FAIL $core: --train case $name of models/train_cases.txt"; cat "$d.log"
+    fi
+  done < models/train_cases.txt
+  [ "$bad" -eq 0 ] && echo "PASS $core: all $ok cases of models/train_cases.txt compile with --train under -Werror"
   count "$bad"
 done
 
