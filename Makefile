@@ -5,7 +5,7 @@
 #   make demo       compile a model from models/, run it, print predictions
 #   make install PREFIX=/usr/local
 #   make mcu-test   the runtime and models on Cortex-M4F and M3 under QEMU (in `make test`)
-#   make mcu-report their footprint and instructions per inference (README, "Cortex-M")
+#   make mcu-report footprint, instructions per inference and per training step (README, "Cortex-M")
 #   make fuzz       libFuzzer over the reader and front end (FUZZ_SECONDS)
 #   make test-sanitize  compiler, runtime and tests under ASan + UBSan
 #   make bench      speed and memory against ONNX Runtime and PyTorch (not in `make test`)
