@@ -247,8 +247,8 @@ demo: deps
 # into build/bench/ (bench/export_models.py), then bench/run.py builds the
 # generated C at -O3 -march=native and at -O2 (generic x86-64), each against
 # its own build of the runtime kernels, and times it against ONNX Runtime and
-# PyTorch, interleaved in one run. It prints one markdown table and writes it
-# to build/bench/results.md. About 15 minutes on 2 cores.
+# PyTorch, interleaved in one run. It prints the report (README, "Benchmarks")
+# and writes it to build/bench/results.md. About 5 minutes on 2 cores.
 BENCH_DEB_PACKAGES := python3-torchvision time
 BENCH_ORT := $(B)/bench/node/node_modules/onnxruntime-node
 

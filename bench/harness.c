@@ -5,17 +5,21 @@
  *   (default)        net_run() on one input;
  *   -DBENCH_TRAIN    net_train_step() (SGD, the header's default config) on one
  *                    batch with labels i % classes;
- *   -DBENCH_PROFILE  net_run() of a generated file into which bench/run.py has
- *                    inserted bench_mark(K) before node K and bench_mark(-1)
- *                    before the return: the time between two marks is node K's.
+ *   -DBENCH_PROFILE  (with or without BENCH_TRAIN) a generated file into which
+ *                    bench/run.py has inserted bench_mark(K) before region K of
+ *                    the function (a node, the loss, a backward, the update) and
+ *                    bench_mark(-1) before its return: the time between two
+ *                    marks is region K's.
  * The process is a small server on stdin/stdout, so that bench/run.py can
  * alternate the contenders round by round without restarting any of them:
  *   "N"   run N iterations; answer one line, the nanoseconds per iteration
- *         (profile build: then one line "K ns" per node, then "end");
+ *         (profile build: then one line "K ns" per region, then "end");
+ *   "o"   (inference) run once and answer the output, one line of floats;
  *   "p"   answer "ok" (ready);
  *   "q"   exit.
  * Inputs are fixed pseudo-random values in [-1, 1). The benchmarked models have
- * one input and one output. Peak memory is read by bench/run.py from wait4().
+ * one input and one output. bench/run.py reads the peak memory from
+ * /proc/PID/status (VmHWM) before it sends "q".
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
@@ -98,6 +102,17 @@ int main(void)
       fflush(stdout);
       continue;
     }
+#ifndef BENCH_TRAIN
+    if (line[0] == 'o') {
+      if (step() != 0)
+        return 1;
+      for (long i = 0; i < NET_OUTPUT_0_SIZE; i++)
+        printf("%s%.9g", i ? " " : "", (double)output[i]);
+      printf("\n");
+      fflush(stdout);
+      continue;
+    }
+#endif
     long n = atol(line);
     if (n < 1)
       n = 1;

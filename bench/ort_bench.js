@@ -4,7 +4,8 @@
 //   node bench/ort_bench.js -                         only load the binding: the
 //                                                     baseline for peak memory
 // Same stdin/stdout protocol as bench/harness.c: "N" runs N inferences and answers
-// the nanoseconds per inference, "p" answers "ok", "q" exits. One thread (intra- and inter-op),
+// the nanoseconds per inference, "o" runs once and answers the output (one line of
+// floats), "p" answers "ok", "q" exits. One thread (intra- and inter-op),
 // sequential execution, every graph optimisation. Each run() is awaited, so the
 // time includes the binding's per-call cost (bench/run.py also times a trivial model
 // to state that floor). Inputs are fixed pseudo-random values in [-1, 1).
@@ -39,6 +40,11 @@ async function main() {
       break;
     if (line.startsWith('p')) {
       process.stdout.write('ok\n');
+      continue;
+    }
+    if (line.startsWith('o')) {
+      const result = await session.run(feeds);
+      process.stdout.write(Array.from(result[session.outputNames[0]].data).join(' ') + '\n');
       continue;
     }
     const n = Math.max(1, parseInt(line, 10) || 1);

@@ -17,14 +17,18 @@ in build/bench/node. Measures, on one core:
   compiling   onnxcc compile and gcc -O2 -c of resnet18, each timed alone;
   memory      every process's peak RSS (VmHWM; GNU time for the compilers), the
               planned arena and its lower bound;
-  kernels     a per-layer profile (bench/harness.c -DBENCH_PROFILE) and the
-              core's peak float32 rate (bench/peak.c).
+  kernels     a per-layer profile of inference and of the train step
+              (bench/harness.c -DBENCH_PROFILE) and the core's peak float32 rate
+              (bench/peak.c).
+Before timing, the C builds and ONNX Runtime compute the same input's output, and
+the table gives their largest difference.
 
 Every contender is a long-lived process that answers "run N iterations" on its
 stdin, so the contenders of one model are alternated round by round (the order
 rotates each round) and all see the same machine state; the table reports the
 median over rounds of each one's time per iteration, and the median over rounds
-of the per-round ratio. Prints the markdown table and writes build/bench/results.md.
+of the per-round ratio. Prints the report (markdown tables: results, kernels,
+targets) and writes it to build/bench/results.md.
 --quick: fewer rounds (a smoke test of the script, not for reporting);
 --models=mlp,add: only those models (and no compile-speed row without resnet18).
 """
@@ -109,6 +113,12 @@ class Contender:
         if self.p.stdout.readline() != "ok\n":
             raise RuntimeError("%s did not start" % self.label)
 
+    def output(self):
+        """The model's output on the fixed input (inference contenders)."""
+        self.p.stdin.write("o\n")
+        self.p.stdin.flush()
+        return [float(x) for x in self.p.stdout.readline().split()]
+
     def run(self, n):
         self.p.stdin.write("%d\n" % n)
         self.p.stdin.flush()
@@ -167,6 +177,18 @@ def interleave(contenders, rounds, round_s):
             c.times.append(c.run(c.n))
 
 
+def profile(exe, src, func, round_s, rounds):
+    """{region: ((name, label, macs, fields), median ns)} from a -DBENCH_PROFILE harness."""
+    prof = Contender("C profile", [exe], profile=True)
+    calibrate(prof, round_s)
+    prof.nodes = []
+    for _ in range(rounds):
+        prof.run(prof.n)
+    prof.close()
+    lay = layers(src, func)
+    return {k: (lay[k], statistics.median(rn.get(k, 0.0) for rn in prof.nodes)) for k in lay}
+
+
 def ratio(a, b):
     """Median over rounds of a's time over b's, the rounds measured side by side."""
     return statistics.median(x / y for x, y in zip(a.times, b.times))
@@ -204,53 +226,81 @@ def compile_c(src, obj, key):
                        "-I" + os.path.join(ROOT, "runtime"), "-c", src, "-o", obj])
 
 
-NODE_RE = re.compile(r"^  /\* node (\d+) '(.*?)' \((\w+)\)(.*)\*/$", re.M)
+# The generated functions bench/harness.c times, and how each ends.
+FUNCS = {"run": ("net_run", "\n  return 0;\n}\n"),
+         "train": ("net_train_step", "\n  return NET_TRAIN_OK;\n}\n")}
+# A region of a generated function: from one whole-line comment at the top level
+# ("/* node 3 'conv2' (Conv) */", "/* loss: ... */", "/* backward of node 3 ... */",
+# "/* update: ... */") to the next.
+REGION_RE = re.compile(r"^  /\* (.*) \*/$", re.M)
 
 
-def instrument(src, dst):
-    """Copies a generated file with bench_mark(K) before each node of net_run."""
+def body_span(text, func):
+    name, ret = FUNCS[func]
+    start = text.index("\nint %s(" % name)
+    return start, text.index(ret, start)
+
+
+def instrument(src, dst, func):
+    """Copies a generated file with bench_mark(K) before region K of func and
+    bench_mark(-1) before its final return."""
     text = open(src).read()
-    start = text.index("\nint net_run(")
-    end = text.index("\n  return 0;\n}\n", start)
-    body = NODE_RE.sub(lambda m: "  bench_mark(%s);\n%s" % (m.group(1), m.group(0)), text[start:end])
+    start, end = body_span(text, func)
+    count = iter(range(1 << 30))
+    body = REGION_RE.sub(lambda m: "  bench_mark(%d);\n%s" % (next(count), m.group(0)), text[start:end])
     text = (text[:start].replace('#include "net.h"\n', '#include "net.h"\nvoid bench_mark(int node);\n', 1)
             + body + "\n  bench_mark(-1);" + text[end:])
     with open(dst, "w") as f:
         f.write(text)
 
 
-def layers(src):
-    """{node index: (name, label, macs, fields)} of net_run.
+def classify(kernel, f):
+    """A readable kernel label; convolutions by kind, from the call's parameters."""
+    if kernel is None:
+        return "(no call)"
+    label = kernel[3:].replace("_forward", "").replace("_", " ")
+    if kernel.startswith("nn_conv_"):
+        if f["group"] > 1 and f["group"] == f["c"]:
+            kind = "depthwise %dx%d" % (f["kh"], f["kw"])
+        elif f["kh"] == f["kw"] == 1 and f["stride_h"] == f["stride_w"] == 1 and \
+                f["pad_t"] == f["pad_l"] == 0:
+            kind = "1x1 (gemm)"
+        else:
+            kind = "direct %dx%d" % (f["kh"], f["kw"])
+        label = label.replace("conv", "conv " + kind)
+    return label
 
-    label names the kernel (convolutions by kind); fields are the `.name = integer`
-    members of the call's parameter struct (shapes).
+
+def layers(src, func="run"):
+    """{region index: (name, label, macs, fields)} of a generated function.
+
+    name is the ONNX node's (or the region's comment); label names the main
+    kernel call (convolutions by kind, "... backward" in a train step); macs
+    counts forward Conv and Gemm only; fields are the `.name = integer` members
+    of the call's parameter struct (shapes).
     """
     text = open(src).read()
-    start = text.index("\nint net_run(")
-    text = text[start:text.index("\n  return 0;\n}\n", start)]
-    marks = list(NODE_RE.finditer(text))
+    start, end = body_span(text, func)
+    text = text[start:end]
+    marks = list(REGION_RE.finditer(text))
     out = {}
     for i, m in enumerate(marks):
         block = text[m.end():marks[i + 1].start() if i + 1 < len(marks) else len(text)]
-        call = re.search(r"\b(nn_\w+)\(", block)
-        kernel = call.group(1) if call else "(view, no call)"
+        calls = [c for c in re.findall(r"\b(nn_\w+)\(", block) if c != "nn_fill"]
+        kernel = calls[0] if calls else None
         f = {k: int(v) for k, v in re.findall(r"\.(\w+) = (-?\d+)\b", block)}
         macs = 0
         if kernel == "nn_conv_forward":
             macs = f["n"] * f["m"] * f["oh"] * f["ow"] * (f["c"] // f["group"]) * f["kh"] * f["kw"]
-            if f["group"] > 1 and f["group"] == f["c"]:
-                kernel = "conv depthwise %dx%d" % (f["kh"], f["kw"])
-            elif f["kh"] == f["kw"] == 1 and f["stride_h"] == f["stride_w"] == 1 and \
-                    f["pad_t"] == f["pad_l"] == 0:
-                kernel = "conv 1x1 (gemm)"
-            else:
-                kernel = "conv direct %dx%d" % (f["kh"], f["kw"])
         elif kernel == "nn_gemm_forward":
             macs = f["m"] * f["n"] * f["k"]
-            kernel = "gemm"
-        elif kernel.startswith("nn_"):
-            kernel = kernel[3:].replace("_forward", "")
-        out[int(m.group(1))] = (m.group(2), kernel, macs, f)
+        label = classify(kernel, f)
+        if m.group(1).startswith("update"):
+            label = "update (finite check, SGD)"
+        elif m.group(1).startswith("loss"):
+            label = "loss"
+        name = re.match(r"(?:backward of )?node \d+ '(.*?)'", m.group(1))
+        out[i] = (name.group(1) if name else m.group(1), label, macs, f)
     return out
 
 
@@ -326,7 +376,7 @@ def main(out, quick=False, only=None):
         if m != "resnet18":
             sh([ONNXCC, "compile", os.path.join(out, m + ".onnx"), "--name", "net",
                 "-o", os.path.join(d, "net.c")])
-        instrument(os.path.join(d, "net.c"), os.path.join(d, "net_prof.c"))
+        instrument(os.path.join(d, "net.c"), os.path.join(d, "net_prof.c"), "run")
         for key in FLAGS:
             if not (m == "resnet18" and key == "O2"):
                 jobs[(m, key)] = pool.submit(compile_c, os.path.join(d, "net.c"),
@@ -351,8 +401,11 @@ def main(out, quick=False, only=None):
             sh(argv + ["--trainable", "last:1"])
             train_mode[m] = "last:1"
         if have_train:
-            train_jobs[m] = pool.submit(compile_c, os.path.join(d, "net.c"),
-                                        os.path.join(d, "net-O3n.o"), "O3n")
+            instrument(os.path.join(d, "net.c"), os.path.join(d, "net_prof.c"), "train")
+            train_jobs[m] = [pool.submit(compile_c, os.path.join(d, "net.c"),
+                                         os.path.join(d, "net-O3n.o"), "O3n"),
+                             pool.submit(compile_c, os.path.join(d, "net_prof.c"),
+                                         os.path.join(d, "net-prof.o"), "O3n")]
     peak_exe = os.path.join(out, "peak")
     sh([CC, "-std=c99", "-O2", "-march=native", os.path.join(HERE, "peak.c"), "-o", peak_exe])
     exes = {}
@@ -366,12 +419,15 @@ def main(out, quick=False, only=None):
         exes[m]["prof"] = build_harness(d, "O3n", os.path.join(d, "net-prof.o"), libs["O3n"],
                                         ["-DBENCH_PROFILE"])
     train_exes, train_fail = {}, {}
-    for m, f in train_jobs.items():
+    for m, fs in train_jobs.items():
         d = os.path.join(out, m + "_train")
         try:
-            f.result()
-            train_exes[m] = build_harness(d, "O3n", os.path.join(d, "net-O3n.o"), libs["O3n"],
-                                          ["-DBENCH_TRAIN"])
+            for f in fs:
+                f.result()
+            train_exes[m] = {
+                "O3n": build_harness(d, "O3n", os.path.join(d, "net-O3n.o"), libs["O3n"], ["-DBENCH_TRAIN"]),
+                "prof": build_harness(d, "O3n", os.path.join(d, "net-prof.o"), libs["O3n"],
+                                      ["-DBENCH_TRAIN", "-DBENCH_PROFILE"])}
         except RuntimeError as e:
             first = [x for x in str(e).splitlines() if "error" in x][:1]
             train_fail[m] = "n/a (train step did not build: %s)" % (
@@ -409,9 +465,14 @@ def main(out, quick=False, only=None):
         # ORT on the Add model in the same rounds: the binding's per-call floor, side by side.
         cs.append(Contender("ORT floor", ["node", ort_js, os.path.join(out, "add.onnx"),
                                           ",".join(str(x) for x in INPUT_SHAPES["add"])], env=node_env))
-        interleave(cs, rounds_big if big else rounds_small, round_big if big else round_small)
         c3, c2, ort, floor = cs
+        # The same input everywhere: check that all compute the same output first.
+        want = ort.output()
+        diff = max(max(abs(a - b) for a, b in zip(c.output(), want)) for c in (c3, c2))
+        scale = max(abs(x) for x in want) or 1.0
+        interleave(cs, rounds_big if big else rounds_small, round_big if big else round_small)
         r = {"O3n": c3.median(), "O2": c2.median(), "ort": ort.median(), "floor": floor.median(),
+             "diff": diff / scale,
              "ratio_O3n": ratio(c3, ort), "ratio_O2": ratio(c2, ort),
              "ratio_net": statistics.median(c / (o - f) if o > f else float("inf") for c, o, f in
                                             zip(c3.times, ort.times, floor.times))}
@@ -420,14 +481,8 @@ def main(out, quick=False, only=None):
         r["rss_ort"] = ort.close() - ort_base
         floor.close()
         # The per-layer profile runs alone, after the timing.
-        prof = Contender("C profile", [exes[m]["prof"]], profile=True)
-        calibrate(prof, round_big if big else round_small)
-        prof.nodes = []
-        for _ in range(5 if big else 7):
-            prof.run(prof.n)
-        prof.close()
-        lay = layers(os.path.join(out, m, "net.c"))
-        r["layers"] = {k: (lay[k], statistics.median(rn.get(k, 0.0) for rn in prof.nodes)) for k in lay}
+        r["layers"] = profile(exes[m]["prof"], os.path.join(out, m, "net.c"), "run",
+                              round_big if big else round_small, 5 if big else 7)
         if m != "add":
             r["arena"], r["bound"] = info_memory(os.path.join(out, m + ".onnx"))
         rows[m] = r
@@ -440,7 +495,7 @@ def main(out, quick=False, only=None):
         torch_argv = [sys.executable, os.path.join(HERE, "torch_train.py"), m, str(TRAIN_BATCH), mode]
         cs = [Contender("PyTorch train", torch_argv)]
         if m in train_exes:
-            cs.insert(0, Contender("C train", [train_exes[m]]))
+            cs.insert(0, Contender("C train", [train_exes[m]["O3n"]]))
         try:
             interleave(cs, rounds_small, round_small)
         except RuntimeError as e:  # e.g. a non-finite step: measure PyTorch alone
@@ -455,6 +510,9 @@ def main(out, quick=False, only=None):
             t["c"], t["ratio"] = cs[0].median(), ratio(cs[0], cs[-1])
             t["rss_c"] = cs[0].close()
         t["rss_torch"] = cs[-1].close()
+        if "c" in t:
+            t["layers"] = profile(train_exes[m]["prof"], os.path.join(out, m + "_train", "net.c"),
+                                  "train", round_small, 7)
         train[m] = t
 
     peak_samples.append(measure_peak())
@@ -482,32 +540,32 @@ def render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes, peak, 
         machine(), time.strftime("%Y-%m-%d"), " (--quick: too few rounds to report)" if quick else ""))
     L.append("")
     L.append("| model | MACs | C %s | C %s | ONNX Runtime | C/ORT (-O3 native) | C/ORT (-O2) "
-             "| C/(ORT - floor) | C peak RSS | ORT peak RSS over baseline | arena planned / lower bound |"
-             % (FLAG_TEXT["O3n"], FLAG_TEXT["O2"]))
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+             "| C/(ORT - floor) | C peak RSS | ORT peak RSS over baseline | arena planned / lower bound "
+             "| max output difference C vs ORT |" % (FLAG_TEXT["O3n"], FLAG_TEXT["O2"]))
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for m, r in rows.items():
         macs = sum(v[0][2] for v in r["layers"].values())
         arena = ("%d / %d B (%.3f)" % (r["arena"], r["bound"], r["arena"] / r["bound"])
                  if "arena" in r and r["bound"] else "n/a")
         net = fmt_ratio(r["ratio_net"]) if m != "add" and r["ratio_net"] != float("inf") else "n/a"
-        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1e |" % (
             TITLE[m], fmt_macs(macs) if macs else "0", fmt_time(r["O3n"]), fmt_time(r["O2"]),
             fmt_time(r["ort"]), fmt_ratio(r["ratio_O3n"]), fmt_ratio(r["ratio_O2"]), net,
-            fmt_mb(r["rss_O3n"]), fmt_mb(r["rss_ort"]), arena))
+            fmt_mb(r["rss_O3n"]), fmt_mb(r["rss_ort"]), arena, r["diff"]))
     for m, t in train.items():
         what = "train step, batch %d, SGD%s" % (TRAIN_BATCH, ", last layer only" if t["mode"] == "last:1" else "")
         if "c" in t:
-            L.append("| %s %s | | %s | | PyTorch %s | %s (C/PyTorch) | | | %s | PyTorch process %s | |" % (
+            L.append("| %s %s | | %s | | PyTorch %s | %s (C/PyTorch) | | | %s | PyTorch process %s | | |" % (
                 TITLE[m], what, fmt_time(t["c"]), fmt_time(t["torch"]), fmt_ratio(t["ratio"]),
                 fmt_mb(t["rss_c"]), fmt_mb(t["rss_torch"])))
         else:
             why = t["fail"] or "n/a (training kernels not built)"
-            L.append("| %s %s | | %s | | PyTorch %s | %s | | | n/a | PyTorch process %s | |" % (
+            L.append("| %s %s | | %s | | PyTorch %s | %s | | | n/a | PyTorch process %s | | |" % (
                 TITLE[m], what, why, fmt_time(t["torch"]), why, fmt_mb(t["rss_torch"])))
     if compile_onnxcc:
         (cw, cm), (gw, gm) = compile_onnxcc, compile_gcc
         L.append("| resnet18 compile: `onnxcc compile`, then `gcc -O2 -c` of its %.0f MB output | | %.1f s, "
-                 "%s | %.1f s, %s | | | | | total %.1f s | peak %s | |" % (
+                 "%s | %.1f s, %s | | | | | total %.1f s | peak %s | | |" % (
                      c_bytes / 1e6, cw, fmt_mb(cm), gw, fmt_mb(gm), cw + gw, fmt_mb(max(cm, gm))))
     L.append("")
 
@@ -524,28 +582,13 @@ def render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes, peak, 
     for m, r in rows.items():
         if m == "add":
             continue
-        cells = []
-        for kind in ("conv", "gemm"):
-            cand = [(v[0][2], k) for k, v in r["layers"].items() if v[0][1].startswith(kind) and v[0][2]]
-            if not cand:
-                cells.append("none")
-                continue
-            macs, k = max(cand)
-            (name, label, _, f), ns = r["layers"][k]
-            gf = 2 * macs / ns if ns else 0
-            eff[(m, kind)] = 100 * gf / peak["peak"]
-            gemv = ""
-            if kind == "gemm" and f.get("m") == 1 and ns:  # a matrix-vector product: bandwidth
-                gemv = "; m = 1, weights read at %.1f GB/s" % (4.0 * f["n"] * f["k"] / ns)
-            cells.append("`%s` (%s, %s MACs): %s, %.1f, %.0f%%%s" % (
-                name, label, fmt_macs(macs), fmt_time(ns), gf, eff[(m, kind)], gemv))
-        by = {}
-        for (name, label, macs, _), ns in r["layers"].values():
-            by[label] = by.get(label, 0.0) + ns
-        total = sum(by.values()) or 1
-        top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
-        cells.append(", ".join("%s %.0f%% (%s)" % (lab, 100 * ns / total, fmt_time(ns)) for lab, ns in top))
-        L.append("| %s | %s |" % (TITLE[m], " | ".join(cells)))
+        cells = largest_layers(r["layers"], peak["peak"], eff, m)
+        L.append("| %s | %s | %s |" % (TITLE[m], " | ".join(cells), top_kernels(r["layers"], 4)))
+    for m, t in train.items():
+        if "layers" in t:  # forward layers at the training batch; not counted in the target
+            cells = largest_layers(t["layers"], peak["peak"], {}, m)
+            L.append("| %s train step (batch %d) | %s | %s |" % (
+                TITLE[m], TRAIN_BATCH, " | ".join(cells), top_kernels(t["layers"], 5)))
     L.append("")
 
     # The targets of the issue, each met or not, with the numbers.
@@ -591,7 +634,9 @@ def render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes, peak, 
              "PyTorch: %s, one thread. "
              "Peak RSS is each process's VmHWM (/proc/PID/status) after its last round "
              "(GNU time's %%M for the compilers); ORT's is the node process's minus that of a "
-             "node process that only loads onnxruntime-node (%s), the median of 3. "
+             "node process that only loads onnxruntime-node (%s), the median of 3. The output "
+             "difference is the largest |C - ORT| over the output (both C builds), relative to the "
+             "largest |ORT output|, on the same pseudo-random input. "
              "Build %.0f s, measurement %.0f s."
              % ("%d rounds small models, %d big" % ((3, 2) if quick else (ROUNDS_SMALL, ROUNDS_BIG)),
                 ort_version(times["out"]), torch_version(), fmt_mb(ort_base), times["build"],
@@ -601,6 +646,37 @@ def render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes, peak, 
         L.append("Training rows: build/libonnxcc.a has no nn_gemm_backward yet, so the C train step "
                  "is not built; PyTorch's time is given for reference.")
     return "\n".join(L) + "\n"
+
+
+def largest_layers(lay, peak_gflops, eff, model):
+    """Cells for the largest forward Conv and Gemm of a profile: time, GFLOP/s, % of
+    peak (also stored in eff[(model, kind)])."""
+    cells = []
+    for kind in ("conv", "gemm"):
+        cand = [(v[0][2], k) for k, v in lay.items() if v[0][1].startswith(kind) and v[0][2]]
+        if not cand:
+            cells.append("none")
+            continue
+        macs, k = max(cand)
+        (name, label, _, f), ns = lay[k]
+        gf = 2 * macs / ns if ns else 0
+        eff[(model, kind)] = 100 * gf / peak_gflops
+        gemv = ""
+        if kind == "gemm" and f.get("m") == 1 and ns:  # a matrix-vector product: bandwidth
+            gemv = "; m = 1, weights read at %.1f GB/s" % (4.0 * f["n"] * f["k"] / ns)
+        cells.append("`%s` (%s, %s MACs): %s, %.1f, %.0f%%%s" % (
+            name, label, fmt_macs(macs), fmt_time(ns), gf, eff[(model, kind)], gemv))
+    return cells
+
+
+def top_kernels(lay, count):
+    """The kernels taking most of a profile's time: "label share% (time)", largest first."""
+    by = {}
+    for (_, label, _, _), ns in lay.values():
+        by[label] = by.get(label, 0.0) + ns
+    total = sum(by.values()) or 1
+    top = sorted(by.items(), key=lambda kv: -kv[1])[:count]
+    return ", ".join("%s %.0f%% (%s)" % (lab, 100 * ns / total, fmt_time(ns)) for lab, ns in top)
 
 
 def torch_version():

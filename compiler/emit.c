@@ -296,8 +296,17 @@ int emit_c(Diag *d, Compiled *c, FILE *src, FILE *hdr, const char *header_name)
         ONNXCC_VERSION, g->path, g->opset, g->producer);
   emitf(&e, "#include <math.h>\n#include \"nn.h\"\n#include \"%s\"\n\n", header_name);
   emit_plan_table(&e, g, &c->mem);
-  if (c->mem.arena_bytes > 0 && !c->arena_caller)
-    emitf(&e, "static float arena[%lld];\n\n", (long long)(c->mem.arena_bytes / 4));
+  // run() declares only the arena tensors its code reads or writes (not an
+  // unread Split output, say); the arena exists if one does, or for train_step().
+  int arena_used = 0;
+  for (int i = 0; i < g->ntensors; i++) {
+    const Tensor *t = g->tensors[i];
+    arena_used |= t->storage == S_ARENA && !t->alias &&
+                  (g->training || (t->referenced && t->kind != T_GRAD));
+  }
+  if (arena_used && !c->arena_caller) // empty tensors alone plan 0 bytes: keep 1 float
+    emitf(&e, "static float arena[%lld];\n\n",
+          (long long)(c->mem.arena_bytes >= 4 ? c->mem.arena_bytes / 4 : 1));
   emit_weights(&e, g);
   emitf(&e, "const char *const %s_input_names[%s_NUM_INPUTS > 0 ? %s_NUM_INPUTS : 1] = {",
         c->name, NAME, NAME);
@@ -312,8 +321,8 @@ int emit_c(Diag *d, Compiled *c, FILE *src, FILE *hdr, const char *header_name)
   if (c->arena_caller) {
     emitf(&e, "int %s_run(void *workspace, const float *const inputs[], float *const outputs[])\n{\n",
           c->name);
-    emitf(&e, c->mem.arena_bytes > 0 ? "  float *const arena = (float *)workspace;\n"
-                                     : "  (void)workspace;\n");
+    emitf(&e, arena_used ? "  float *const arena = (float *)workspace;\n"
+                         : "  (void)workspace;\n");
   } else {
     emitf(&e, "int %s_run(const float *const inputs[], float *const outputs[])\n{\n", c->name);
   }
@@ -321,7 +330,8 @@ int emit_c(Diag *d, Compiled *c, FILE *src, FILE *hdr, const char *header_name)
   for (int i = 0; i < g->ntensors; i++) {
     Tensor *t = g->tensors[i];
     uses_inputs |= t->storage == S_INPUT && t->referenced; // see referenced_weight_bytes()
-    if (t->storage != S_ARENA || t->alias || t->kind == T_GRAD) // gradients: train_step only
+    if (t->storage != S_ARENA || t->alias || t->kind == T_GRAD || // gradients: train_step only
+        !t->referenced)
       continue;
     char shape[128];
     emitf(&e, "  float *const %s = arena + %lld; /* '%s' %s */\n", t->cname,

@@ -76,7 +76,9 @@ int onnx_export_checkpoint(Diag *d, const char *model, const char *checkpoint,
     free(mbytes);
     return -1;
   }
-  Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, mlen, mbytes);
+  Onnx__ModelProto *mp = onnx_model_nesting_ok(mbytes, mlen)
+                             ? onnx__model_proto__unpack(NULL, mlen, mbytes)
+                             : NULL;
   int rc = -1;
   // Remember each initializer's own data to restore before freeing the message.
   Onnx__TensorProto **touched = NULL;

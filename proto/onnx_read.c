@@ -28,6 +28,10 @@
 
 // Files larger than this are refused before reading (2 GiB is protobuf's own limit).
 #define MAX_FILE_BYTES ((size_t)2 << 30)
+// Deepest nesting of messages accepted. protobuf-c unpacks recursively, so a
+// small file of messages nested a million deep would overflow the stack;
+// real models (subgraphs of subgraphs included) stay far below this.
+#define MAX_NESTING 100
 
 // What every step of the reading shares.
 typedef struct {
@@ -88,6 +92,62 @@ static const char *count_str(int64_t count)
     return "more than 2^63";
   snprintf(buf, sizeof buf, "%lld", (long long)count);
   return buf;
+}
+
+static int read_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
+{
+  *v = 0;
+  for (int shift = 0; *i < len && shift < 64; shift += 7) {
+    uint8_t b = p[(*i)++];
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80))
+      return 1;
+  }
+  return 0;
+}
+
+// 0 if the message `desc` in p[0, len) nests messages deeper than
+// MAX_NESTING levels below `depth`; 1 otherwise, malformed data included
+// (the unpacking that follows reports that). Iterative within a level,
+// recursive only into message fields, at most MAX_NESTING deep.
+static int nesting_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len,
+                      int depth)
+{
+  if (depth > MAX_NESTING)
+    return 0;
+  for (size_t i = 0; i < len;) {
+    uint64_t key, v;
+    if (!read_varint(p, len, &i, &key))
+      return 1;
+    switch (key & 7) {
+    case 0:
+      if (!read_varint(p, len, &i, &v))
+        return 1;
+      break;
+    case 1: i += 8; break;
+    case 5: i += 4; break;
+    case 2: {
+      if (!read_varint(p, len, &i, &v) || v > len - i)
+        return 1;
+      const ProtobufCFieldDescriptor *f =
+          key >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(key >> 3))
+                                 : NULL;
+      if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+          !nesting_ok(f->descriptor, p + i, (size_t)v, depth + 1))
+        return 0;
+      i += (size_t)v;
+      break;
+    }
+    default:
+      return 1; // groups and invalid wire types: malformed
+    }
+  }
+  return 1;
+}
+
+int onnx_model_nesting_ok(const void *bytes, size_t len)
+{
+  return nesting_ok(&onnx__model_proto__descriptor, bytes, len, 0);
 }
 
 static float half_to_float(uint16_t h)
@@ -639,6 +699,11 @@ Graph *onnx_read_model_limited(Diag *d, const char *path, const Limits *limits)
     free(bytes);
     return NULL;
   }
+  if (!onnx_model_nesting_ok(bytes, len)) {
+    diag_error(d, "not an ONNX model: messages are nested more than %d deep", MAX_NESTING);
+    free(bytes);
+    return NULL;
+  }
   Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, bytes);
   free(bytes);
   if (!mp) {
@@ -694,6 +759,12 @@ Tensor *onnx_read_tensor_file(Diag *d, const char *path)
   unsigned char *bytes = read_whole_file(d, path, &len);
   if (!bytes)
     return NULL;
+  if (!nesting_ok(&onnx__tensor_proto__descriptor, bytes, len, 0)) {
+    diag_error(d, "not a serialized ONNX TensorProto: messages are nested more than %d deep",
+               MAX_NESTING);
+    free(bytes);
+    return NULL;
+  }
   Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, bytes);
   free(bytes);
   if (!tp) {

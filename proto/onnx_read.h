@@ -14,6 +14,10 @@ Graph *onnx_read_model(Diag *d, const char *path);
 // The same under the caps of limits (NULL: the defaults), which the graph keeps.
 Graph *onnx_read_model_limited(Diag *d, const char *path, const Limits *limits);
 
+// 0 if a serialized ModelProto nests messages too deeply to unpack safely
+// (protobuf-c recurses once per level); 1 otherwise.
+int onnx_model_nesting_ok(const void *bytes, size_t len);
+
 // Reads one serialized TensorProto (test-data input_K.pb / output_K.pb) into
 // a fresh constant tensor. NULL on error.
 Tensor *onnx_read_tensor_file(Diag *d, const char *path);

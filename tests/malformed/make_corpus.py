@@ -101,6 +101,16 @@ def cases():
     g = gemm_model().graph.SerializeToString()
     save("wire_node_as_fixed32", field(1, 0, varint(8)) + field(7, 2, field(1, 5, b"\0\0\0\0") + g)
          + field(8, 2, field(2, 0, varint(13))))
+    # Messages nested 100000 deep (node -> attribute -> subgraph -> node ...): protobuf-c
+    # unpacks recursively, so this 1.2 MB file used to overflow the stack.
+    prefixes, size = [], 0
+    for _ in range(100000):  # prefixes only, innermost first: linear, not quadratic
+        for num in (6, 5, 1):
+            key = varint(num << 3 | 2) + varint(size)
+            prefixes.append(key)
+            size += len(key)
+    save("nested_too_deep", field(1, 0, varint(8)) + varint(7 << 3 | 2) + varint(size)
+         + b"".join(reversed(prefixes)))
     # A length prefix far beyond the end of the file.
     save("length_past_end", field(1, 0, varint(8)) + varint(7 << 3 | 2) + varint(1 << 40) + b"\0")
 
@@ -113,6 +123,17 @@ def cases():
     save("input_negative_dim", m)
     save("input_zero_batch", relu_model(shape=(0, 4)))
     save("input_empty_huge_dims", relu_model(shape=(0, 1 << 40)))
+    # Legal edge cases whose generated C must build (run.sh builds it): an empty
+    # intermediate in the arena (it plans 0 bytes), a Split output nobody reads.
+    save("empty_intermediate", model(
+        [helper.make_node("Relu", ["x"], ["a"], name="r1"),
+         helper.make_node("Relu", ["a"], ["b"], name="r2"),
+         helper.make_node("Mul", ["a", "b"], ["y"], name="mul")],
+        [vi("x", [0, 4])], [vi("y", [0, 4])]))
+    save("split_unread_output", model(
+        [helper.make_node("Split", ["x"], ["a", "b"], name="split", axis=1, split=[2, 2]),
+         helper.make_node("Relu", ["b"], ["y"], name="relu")],
+        [vi("x", [1, 4])], [vi("y", [1, 2])], opset=11))
     save("input_rank_9", relu_model(shape=[1] * 9))
     save("input_unknown_shape", model([helper.make_node("Relu", ["x"], ["y"])],
                                       [helper.make_tensor_value_info("x", FLOAT, None)],
