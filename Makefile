@@ -142,7 +142,7 @@ test: deps
 # Fuzzing, sanitizers and malformed models (README, "Hostile input").
 # fuzz-regressions and malformed-test are part of `make test`; `make fuzz`
 # and `make test-sanitize` are run by hand (clang, libclang-rt-14-dev).
-.PHONY: fuzz fuzz-regressions malformed-test test-sanitize
+.PHONY: fuzz fuzz-checkpoint fuzz-regressions malformed-test test-sanitize
 FUZZ_SECONDS ?= 60
 SAN_FLAGS    := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_B       := build/fuzz
@@ -157,10 +157,18 @@ $(B)/tests/fuzz/replay: tests/fuzz/replay.c tests/fuzz/fuzz_compile.c $(COMPILER
 	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -Iproto tests/fuzz/replay.c tests/fuzz/fuzz_compile.c -o $@ \
 	  $(COMPILER_OBJS) $(B)/libonnxcc.a -lprotobuf-c -lm
 
+# The checkpoint-loading harness, replayed the same way.
+$(B)/tests/fuzz/replay_checkpoint: tests/fuzz/replay.c tests/fuzz/fuzz_checkpoint.c $(B)/libonnxcc.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iruntime tests/fuzz/replay.c tests/fuzz/fuzz_checkpoint.c -o $@ \
+	  $(B)/libonnxcc.a -lm
+
 # Every crash, hang or leak the fuzzer found, replayed (valgrind-checked when not sanitized).
-fuzz-regressions: $(B)/tests/fuzz/replay
+fuzz-regressions: $(B)/tests/fuzz/replay $(B)/tests/fuzz/replay_checkpoint
 	$(if $(findstring sanitize,$(CFLAGS)),,$(VALGRIND)) $(B)/tests/fuzz/replay \
 	  $(wildcard tests/fuzz/regressions/*)
+	$(if $(findstring sanitize,$(CFLAGS)),,$(VALGRIND)) $(B)/tests/fuzz/replay_checkpoint \
+	  $(wildcard tests/fuzz/checkpoint/*)
 
 # The libFuzzer binary, with its ONNX-aware mutator: every object built with
 # coverage instrumentation in $(FUZZ_B).
@@ -168,6 +176,17 @@ $(B)/fuzz_compile: tests/fuzz/fuzz_compile.c tests/fuzz/mutator.c $(COMPILER_OBJ
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Icompiler -Iruntime -Iproto -isystem $(B)/proto \
 	  tests/fuzz/fuzz_compile.c tests/fuzz/mutator.c -o $@ \
 	  $(COMPILER_OBJS) $(B)/libonnxcc.a -lprotobuf-c -lm
+
+$(B)/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c $(B)/libonnxcc.a
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Iruntime tests/fuzz/fuzz_checkpoint.c -o $@ $(B)/libonnxcc.a -lm
+
+# Checkpoint loading, FUZZ_SECONDS too; seeds and findings in tests/fuzz/checkpoint/.
+fuzz-checkpoint:
+	$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang RUNTIME_OPT=-O1 \
+	  CFLAGS="$(SAN_FLAGS) -fsanitize=fuzzer-no-link" $(FUZZ_B)/fuzz_checkpoint
+	mkdir -p $(FUZZ_B)/checkpoint-corpus $(FUZZ_B)/findings
+	$(FUZZ_B)/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) -max_len=1024 -timeout=10 \
+	  -artifact_prefix=$(FUZZ_B)/findings/ $(FUZZ_B)/checkpoint-corpus tests/fuzz/checkpoint
 
 # Seeds: models/ and the ONNX test models; build/fuzz/corpus keeps growing across runs.
 # Findings land in build/fuzz/findings/; minimise them into tests/fuzz/regressions/.

@@ -391,13 +391,16 @@ static int tensor_from_proto(Reader *r, const Onnx__TensorProto *tp, Tensor *t)
   return 0;
 }
 
-// Length of the valid UTF-8 sequence at s, or 0.
+// Length of the valid UTF-8 sequence at s (no overlong forms, no
+// surrogates, at most U+10FFFF), or 0.
 static int utf8_length(const unsigned char *s)
 {
-  int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-  if (s[0] >= 0xf8)
-    n = 0;
-  for (int i = 1; i < n; i++)
+  int n = s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
+  unsigned lo = s[0] == 0xe0 ? 0xa0 : s[0] == 0xf0 ? 0x90 : 0x80;
+  unsigned hi = s[0] == 0xed ? 0x9f : s[0] == 0xf4 ? 0x8f : 0xbf;
+  if (n && (s[1] < lo || s[1] > hi))
+    return 0;
+  for (int i = 2; i < n; i++)
     if ((s[i] & 0xc0) != 0x80)
       return 0;
   return n;
@@ -542,6 +545,29 @@ static int read_attr(Reader *r, const Node *n, const Onnx__AttributeProto *ap, A
   return 0;
 }
 
+static int by_name(const void *x, const void *y)
+{
+  return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+// An attribute given twice is an error (sorted, so a node with very many
+// attributes costs n log n, not n^2).
+static int check_attrs_unique(Diag *d, const Node *n)
+{
+  const char **names = xcalloc((size_t)n->nattrs, sizeof(char *));
+  for (int k = 0; k < n->nattrs; k++)
+    names[k] = n->attrs[k].name;
+  qsort(names, (size_t)n->nattrs, sizeof(char *), by_name);
+  int rc = 0;
+  for (int k = 1; k < n->nattrs && rc == 0; k++)
+    if (!strcmp(names[k - 1], names[k])) {
+      diag_node(d, n, "attribute '%s' is given twice", names[k]);
+      rc = -1;
+    }
+  free(names);
+  return rc;
+}
+
 // Finds or creates the tensor a node reads. Unknown names become
 // placeholders that check.c reports if nothing ever produces them.
 static Tensor *use_tensor(Graph *g, const char *name)
@@ -595,13 +621,11 @@ static int read_nodes(Reader *r, Graph *g, const Onnx__GraphProto *gp)
     }
     n->nattrs = (int)np->n_attribute;
     n->attrs = xcalloc(np->n_attribute + 1, sizeof(Attr));
-    for (size_t k = 0; k < np->n_attribute; k++) {
+    for (size_t k = 0; k < np->n_attribute; k++)
       if (read_attr(r, n, np->attribute[k], &n->attrs[k]) != 0)
         return -1;
-      for (size_t j = 0; j < k; j++)
-        CHECK(d, n, strcmp(n->attrs[j].name, n->attrs[k].name),
-              "attribute '%s' is given twice", n->attrs[k].name);
-    }
+    if (n->nattrs > 1 && check_attrs_unique(d, n) != 0)
+      return -1;
   }
   return 0;
 }
