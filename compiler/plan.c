@@ -77,31 +77,30 @@ void plan_solve(Plan *p)
   for (int i = 0; i < p->count; i++) {
     PlanBuffer *b = &p->buffers[order[i]];
     // Only placed buffers live at the same time matter: list them once, so
-    // a long graph costs one pass per buffer, not one per candidate.
+    // a long graph costs one pass per buffer, not one per candidate. placed[]
+    // is kept in offset order, so the list is too.
     int nconflicts = 0;
     for (int k = 0; k < nplaced; k++)
       if (lifetimes_overlap(&p->buffers[placed[k]], b))
         conflicts[nconflicts++] = placed[k];
-    // Try offset 0, then the end of every conflicting buffer, lowest first.
-    int64_t best = -1;
-    for (int c = -1; c < nconflicts; c++) {
-      int64_t candidate = 0;
-      if (c >= 0) {
-        const PlanBuffer *o = &p->buffers[conflicts[c]];
-        candidate = o->offset + o->size;
-      }
-      if (best >= 0 && candidate >= best)
-        continue;
-      int fits = 1;
-      for (int k = 0; k < nconflicts && fits; k++) {
-        const PlanBuffer *o = &p->buffers[conflicts[k]];
-        fits = candidate + b->size <= o->offset || o->offset + o->size <= candidate;
-      }
-      if (fits)
-        best = candidate;
+    // The lowest of offset 0 and the ends of the conflicting buffers where b
+    // fits: one sweep over them by offset (linear, even when thousands of
+    // buffers are live at once), skipping past every one b would overlap.
+    int64_t best = 0;
+    for (int k = 0; k < nconflicts; k++) {
+      const PlanBuffer *o = &p->buffers[conflicts[k]];
+      if (best + b->size <= o->offset)
+        break;
+      if (o->offset + o->size > best)
+        best = o->offset + o->size;
     }
     b->offset = best;
-    placed[nplaced++] = order[i];
+    int at = nplaced; // insert in offset order
+    while (at > 0 && p->buffers[placed[at - 1]].offset > best)
+      at--;
+    memmove(placed + at + 1, placed + at, (size_t)(nplaced - at) * sizeof(int));
+    placed[at] = order[i];
+    nplaced++;
   }
   free(conflicts);
   free(placed);

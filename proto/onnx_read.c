@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "onnx.pb-c.h"
 
@@ -265,25 +266,40 @@ static unsigned char *read_external(Reader *r, const Onnx__TensorProto *tp, int6
   size_t plen = strlen(model_dir) + strlen(location) + 2;
   char *path = xmalloc(plen);
   snprintf(path, plen, "%s/%s", model_dir, location);
-  FILE *f = fopen(path, "rb");
+  // Checked before opening: a FIFO would block open() forever.
+  struct stat st;
+  FILE *f = NULL;
   unsigned char *buf = NULL;
-  if (!f) {
+  if (stat(path, &st) != 0) {
     diag_error(d, "tensor '%s': cannot open external data file '%s': %s", tn, location,
                strerror(errno));
   } else if (!is_inside(model_dir, path)) { // a symbolic link out of the folder
     diag_error(d, "tensor '%s': external data location '%s' is outside the model's folder",
                tn, location);
+  } else if (!S_ISREG(st.st_mode)) {
+    diag_error(d, "tensor '%s': external data location '%s' is not a regular file", tn,
+               location);
+  } else if (!(f = fopen(path, "rb"))) {
+    diag_error(d, "tensor '%s': cannot open external data file '%s': %s", tn, location,
+               strerror(errno));
   } else {
-    buf = xmalloc(want ? (size_t)want : 1);
-    if (fseek(f, (long)offset, SEEK_SET) != 0 ||
-        fread(buf, 1, (size_t)want, f) != (size_t)want) {
+    // Its size first: nothing is allocated for data the file does not hold.
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (size < 0 || offset > size || want > size - offset ||
+        fseek(f, (long)offset, SEEK_SET) != 0) {
       diag_error(d, "tensor '%s': external data file '%s' is shorter than offset %lld + %lld bytes",
                  tn, location, (long long)offset, (long long)want);
-      free(buf);
-      buf = NULL;
+    } else {
+      buf = xmalloc(want ? (size_t)want : 1);
+      if (fread(buf, 1, (size_t)want, f) != (size_t)want) {
+        diag_error(d, "tensor '%s': cannot read external data file '%s'", tn, location);
+        free(buf);
+        buf = NULL;
+      }
     }
-    fclose(f);
   }
+  if (f)
+    fclose(f);
   free(path);
   return buf;
 }
@@ -340,17 +356,14 @@ static int tensor_from_proto(Reader *r, const Onnx__TensorProto *tp, Tensor *t)
     return -1;
   }
   r->const_bytes += held;
-  void *data = const_alloc(t);
-  if (!data) {
-    diag_error(d, "tensor '%s': out of memory", tn);
-    return -1;
-  }
+  // The data's size is checked before anything is allocated for it, so a
+  // few bytes of file never cost more than the data they hold.
   int64_t bytes = count * rs;
   if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
     unsigned char *raw = read_external(r, tp, bytes);
     if (!raw)
       return -1;
-    decode_raw(raw, t->dtype, count, data);
+    decode_raw(raw, t->dtype, count, const_alloc(t));
     free(raw);
     return 0;
   }
@@ -360,7 +373,7 @@ static int tensor_from_proto(Reader *r, const Onnx__TensorProto *tp, Tensor *t)
                  tn, tp->raw_data.len, (long long)bytes, dtype_name(t->dtype), (long long)count);
       return -1;
     }
-    decode_raw(tp->raw_data.data, t->dtype, count, data);
+    decode_raw(tp->raw_data.data, t->dtype, count, const_alloc(t));
     return 0;
   }
   size_t have;
@@ -376,6 +389,7 @@ static int tensor_from_proto(Reader *r, const Onnx__TensorProto *tp, Tensor *t)
                (long long)count);
     return -1;
   }
+  void *data = const_alloc(t);
   for (int64_t i = 0; i < count; i++) {
     switch (t->dtype) {
     case DT_FLOAT: ((float *)data)[i] = tp->float_data[i]; break;

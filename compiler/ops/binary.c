@@ -64,7 +64,7 @@ static int legacy_broadcast(Diag *d, Graph *g, Node *n, const BinaryDef *def, Bi
     return 0;
   if (axis < 0)
     axis += a->rank;
-  CHECK(d, n, axis >= 0 && axis + b->rank <= a->rank,
+  CHECK(d, n, axis >= 0 && axis <= a->rank - b->rank, // (axis + rank could overflow)
         "broadcast axis %lld does not fit B of rank %d into A of rank %d", (long long)axis,
         b->rank, a->rank);
   p->b_rank = a->rank;

@@ -69,6 +69,12 @@ for flags in "" "--train --batch 2" "--arena caller"; do
     pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: header of '$flags' is not self-contained"; }
 done
 
+# A model path that would close a C comment still gives code that builds.
+mkdir -p "$tmp/odd*" && cp models/mlp_op13.onnx "$tmp/odd*/m.onnx"
+$ONNXCC compile "$tmp/odd*/m.onnx" -o "$tmp/odd.c" &&
+  cc -std=c99 -Wall -Wextra -pedantic -Werror -Iruntime -c "$tmp/odd.c" -o "$tmp/odd.o" &&
+  pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a path holding */ breaks the generated comment"; }
+
 # Two models with different --name link into one program.
 if $ONNXCC compile models/lenet5_op13.onnx --name lenet -o "$tmp/lenet.c" &&
    $ONNXCC compile models/mlp_op13.onnx --name mlp -o "$tmp/mlp.c" &&

@@ -193,6 +193,22 @@ def cases():
                helper.make_node("Relu", ["a"], ["b"], name="r2"),
                helper.make_node("Relu", ["b"], ["y"], name="r3")], [vi("x", [4])], [vi("y", [4])])
     save("over_node_limit", m, flags="--max-nodes 2")
+    # 10000 tensors live at once (a fan of Relus summed by a tree of Adds), then
+    # refused at emission for its int64 output: planning must stay fast (the
+    # planner was cubic in the number of live buffers: hours for this file).
+    fan = [helper.make_node("Relu", ["x"], [f"r{i}"]) for i in range(10000)]
+    level, k = [f"r{i}" for i in range(10000)], 0
+    while len(level) > 1:
+        nxt = []
+        for j in range(0, len(level) - 1, 2):
+            fan.append(helper.make_node("Add", [level[j], level[j + 1]], [f"s{k}"]))
+            nxt.append(f"s{k}")
+            k += 1
+        level = nxt + level[len(level) - len(level) % 2:]
+    fan += [helper.make_node("Identity", [level[0]], ["y"]),
+            helper.make_node("Shape", ["x"], ["shape"], name="shape")]
+    save("wide_graph_int_output", model(fan, [vi("x", [1, 8])],
+                                        [vi("y", [1, 8]), vi("shape", [2], TensorProto.INT64)]))
     save("over_weight_limit", gemm_model(), flags="--max-weight-bytes 40")
     save("over_element_limit", gemm_model(), flags="--max-elements 8")
 
@@ -246,6 +262,10 @@ def cases():
     m = gemm_model()
     m.graph.initializer[0].raw_data = m.graph.initializer[0].raw_data[:-4]
     save("raw_data_short", m)
+    m = gemm_model()  # 2^27 floats claimed by a few bytes: refused before allocating 512 MB
+    del m.graph.initializer[0].dims[:]
+    m.graph.initializer[0].dims.extend([1 << 27])
+    save("raw_data_claims_huge", m)
     m = gemm_model()
     m.graph.initializer[0].raw_data += b"\0" * 8
     save("raw_data_long", m)
@@ -296,6 +316,8 @@ def cases():
         os.remove(link)
     os.symlink(os.path.abspath(os.path.join(OUT, "..")), link)  # a folder outside
     external("external_symlink_outside", "external_link.bin/outside.bin")
+    os.mkfifo(os.path.join(OUT, "external_fifo.bin"))  # opening it would block forever
+    external("external_fifo", "external_fifo.bin")
     with open(os.path.join(OUT, "..", "outside.bin"), "wb") as f:
         f.write(np.arange(12, dtype=np.float32).tobytes())
 
