@@ -20,6 +20,8 @@
  */
 #include "nn.h"
 
+#include "odometer.h"
+
 #include <math.h>
 
 static float binop(nn_binop op, float a, float b)
@@ -150,19 +152,7 @@ void nn_binary_forward(float *y, const float *a, const float *b, nn_binop op,
   for (;;) {
     binary_row(y, a + ao, a_strides[last], b + bo, b_strides[last], n, op);
     y += n;
-
-    int d = last - 1;
-    for (; d >= 0; d--) {
-      idx[d]++;
-      ao += a_strides[d];
-      bo += b_strides[d];
-      if (idx[d] < dims[d])
-        break;
-      ao -= (ptrdiff_t)dims[d] * a_strides[d];
-      bo -= (ptrdiff_t)dims[d] * b_strides[d];
-      idx[d] = 0;
-    }
-    if (d < 0)
+    if (!nn_odometer_next(idx, dims, last, a_strides, b_strides, &ao, &bo))
       return;
   }
 }
@@ -303,19 +293,7 @@ void nn_binary_backward(float *da, float *db, const float *dy, const float *a,
                         offset_or_null(a, ao), a_strides[last], offset_or_null(b, bo),
                         b_strides[last], offset_or_null(y, yo), n, op);
     yo += n;
-
-    int d = last - 1;
-    for (; d >= 0; d--) {
-      idx[d]++;
-      ao += a_strides[d];
-      bo += b_strides[d];
-      if (idx[d] < dims[d])
-        break;
-      ao -= (ptrdiff_t)dims[d] * a_strides[d];
-      bo -= (ptrdiff_t)dims[d] * b_strides[d];
-      idx[d] = 0;
-    }
-    if (d < 0)
+    if (!nn_odometer_next(idx, dims, last, a_strides, b_strides, &ao, &bo))
       return;
   }
 }

@@ -14,6 +14,8 @@
  */
 #include "nn.h"
 
+#include "odometer.h"
+
 void nn_copy(float *restrict y, const float *restrict x, int count)
 {
   for (int i = 0; i < count; i++)
@@ -52,21 +54,7 @@ void nn_copy_strided(float *restrict y, const float *restrict x, int rank,
       for (int i = 0; i < n; i++)
         yr[(ptrdiff_t)i * ys] = xr[(ptrdiff_t)i * xs];
     }
-
-    // Advance the counter like an odometer, undoing a dimension's offset
-    // when it wraps around.
-    int d = last - 1;
-    for (; d >= 0; d--) {
-      idx[d]++;
-      yo += y_strides[d];
-      xo += x_strides[d];
-      if (idx[d] < dims[d])
-        break;
-      yo -= (ptrdiff_t)dims[d] * y_strides[d];
-      xo -= (ptrdiff_t)dims[d] * x_strides[d];
-      idx[d] = 0;
-    }
-    if (d < 0)
+    if (!nn_odometer_next(idx, dims, last, y_strides, x_strides, &yo, &xo))
       return;
   }
 }
@@ -112,19 +100,7 @@ void nn_add_strided(float *y, const float *x, int rank, const int *dims,
       for (int i = 0; i < n; i++)
         yr[(ptrdiff_t)i * ys] += xr[(ptrdiff_t)i * xs];
     }
-
-    int d = last - 1;
-    for (; d >= 0; d--) {
-      idx[d]++;
-      yo += y_strides[d];
-      xo += x_strides[d];
-      if (idx[d] < dims[d])
-        break;
-      yo -= (ptrdiff_t)dims[d] * y_strides[d];
-      xo -= (ptrdiff_t)dims[d] * x_strides[d];
-      idx[d] = 0;
-    }
-    if (d < 0)
+    if (!nn_odometer_next(idx, dims, last, y_strides, x_strides, &yo, &xo))
       return;
   }
 }
