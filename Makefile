@@ -39,7 +39,7 @@ COMPILER_OBJS := $(filter-out $(B)/compiler/main.o,$(COMPILER_SRCS:%.c=$(B)/%.o)
                  $(PROTO_SRCS:%.c=$(B)/%.o) $(B)/proto/onnx.pb-c.o
 UNIT_TESTS    := $(patsubst %.c,$(B)/%,$(wildcard tests/runtime/test_*.c tests/compiler/test_*.c))
 
-.PHONY: all deps deps-bench test unit-test model-test train-test export-test conformance install-test demo install clean \
+.PHONY: all deps deps-bench test unit-test simd-test model-test train-test export-test conformance install-test demo install clean \
         bench
 all: $(B)/onnxcc $(B)/libonnxcc.a $(B)/libonnxcc_host.a
 
@@ -107,6 +107,24 @@ model-test: all
 conformance: all
 	$(PYTHON) tests/conformance/run.py
 
+# The matrix-product engine's instruction sets (runtime/kernels/gemm_engine.h):
+# the default build takes SSE2 on x86-64; this rebuilds the kernel tests with
+# portable C (-DNN_NO_SIMD), AVX2+FMA and AVX-512F, each when this CPU runs it.
+SIMD_TESTS   := test_gemm test_grad_gemm test_conv test_grad_conv test_depthwise
+SIMD_FLAGS_portable := -O3 -DNN_NO_SIMD
+SIMD_FLAGS_avx2     := -O3 -mavx2 -mfma
+SIMD_FLAGS_avx512f  := -O3 -mavx512f -mfma
+simd-test:
+	@for isa in portable avx2 avx512f; do \
+	  case $$isa in portable) ;; *) grep -qw $$isa /proc/cpuinfo || \
+	    { echo "simd-test: $$isa: not on this CPU, skipped"; continue; } ;; esac; \
+	  case $$isa in portable) f="$(SIMD_FLAGS_portable)";; avx2) f="$(SIMD_FLAGS_avx2)";; \
+	    avx512f) f="$(SIMD_FLAGS_avx512f)";; esac; \
+	  $(MAKE) --no-print-directory B=$(B)/simd-$$isa RUNTIME_OPT="$$f" \
+	    $(SIMD_TESTS:%=$(B)/simd-$$isa/tests/runtime/%) || exit 1; \
+	  for t in $(SIMD_TESTS); do $(B)/simd-$$isa/tests/runtime/$$t || exit 1; done; \
+	done
+
 # Training parity with PyTorch: the cases of models/train_cases.txt.
 train-test: all
 	sh tests/train/run.sh
@@ -128,6 +146,7 @@ install-test: all
 test: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory unit-test
+	$(MAKE) --no-print-directory simd-test
 	$(MAKE) --no-print-directory model-test
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory conformance

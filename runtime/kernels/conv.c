@@ -1,25 +1,27 @@
 /*
  * conv.c - ONNX Conv over (n, c, h, w) (1-D as h = 1) with groups, strides,
- * dilations, explicit padding, optional bias and a fused activation.
+ * dilations, explicit padding, optional bias and a fused activation, and
+ * its backward.
  *
- * Key idea: direct convolution, one output plane at a time. The plane is
- * set to the bias, then for every (input channel, kernel row u, kernel
- * column v) the single weight is multiplied into a shifted view of the
- * input and added to the output, row by row. The columns j whose input
- * column falls inside x are computed once per v, so the inner loop has no
- * bounds tests and, at stride 1, is a contiguous axpy. The plane is small
- * enough to stay in cache across its cg*kh*kw updates. A 1x1, stride-1,
- * unpadded convolution is a plain matrix product per (image, group) and
- * goes to nn_gemm_forward instead.
+ * Key idea: per image and group, a convolution is the matrix product
+ *   y(mg, oh*ow) = w(mg, cg*kh*kw) * X(cg*kh*kw, oh*ow)
+ * where column j of X holds the inputs that output pixel j reads ("im2col").
+ * X is never built: the packed engine (gemm_engine.c) asks for one
+ * K x NR panel at a time and pack_im2col() gathers it from x, copying each
+ * run of pixels that lies in one output row (contiguous at stride 1) and
+ * writing zeros for padding. A 1x1, stride-1, unpadded convolution reads x
+ * itself as X. The backward is two more products through the same engine:
+ *   dw(mg, K)    += dy(mg, N) * X^T      (pack_im2col_t gathers X^T panels)
+ *   dX(K, N)      = w^T * dy(mg, N)      (scatter_col2im adds each tile of
+ *                                         dX into the dx positions it came from)
+ * Depthwise convolutions (one input channel per group), where the product
+ * degenerates to K = kh*kw, go to depthwise.c.
  *
- * nn_conv_backward walks the forward's loops: dw as dot products of dY rows
- * with shifted x rows, dx as axpys of dY rows into shifted dx rows.
- *
- * Deliberately not here: im2col or Winograd (they need scratch memory the
- * runtime does not allocate), and auto_pad or shape arithmetic (the
+ * Deliberately not here: Winograd or FFT algorithms, scratch memory (the
+ * engine's panels are on its stack), and auto_pad or shape arithmetic (the
  * compiler turns them into pad_t/pad_l and oh/ow).
  */
-#include "nn.h"
+#include "gemm_engine.h"
 
 // Smallest j >= 0 with j*stride + off >= lo, for stride > 0.
 static int first_at_least(int lo, int off, int stride)
@@ -28,41 +30,179 @@ static int first_at_least(int lo, int off, int stride)
   return need <= 0 ? 0 : (need + stride - 1) / stride;
 }
 
-// Output indices [*begin, *end) whose input index i*stride + off lies in
-// [0, size), clamped to [0, out_size).
-static void valid_range(int *begin, int *end, int off, int stride, int size,
-                        int out_size)
+// Indices t in [*begin, *end) of 0..count-1 whose input index t*stride + off
+// lies in [0, size).
+static void valid_range(int *begin, int *end, int off, int stride, int size, int count)
 {
   int b = first_at_least(0, off, stride);
   int e = first_at_least(size, off, stride);
-  *begin = b < out_size ? b : out_size;
-  *end = e < out_size ? e : out_size;
+  *begin = b < count ? b : count;
+  *end = e < count ? e : count;
 }
 
-// A 1x1 stride-1 unpadded convolution: per image and group,
-// y(mg, h*w) = w(mg, cg) * x(cg, h*w) + b(mg) broadcast along rows.
-static void conv_1x1(float *y, const float *x, const float *w, const float *b,
-                     const nn_conv_params *p)
+// The 1x1, stride-1, unpadded case: X is x's (c, h*w) matrix itself.
+static int is_pointwise(const nn_conv_params *p)
 {
-  int cg = p->c / p->group, mg = p->m / p->group;
-  int plane = p->h * p->w;
-  nn_gemm_params gp = {0};
-  gp.m = mg;
-  gp.n = plane;
-  gp.k = cg;
-  gp.alpha = 1.0f;
-  gp.beta = 1.0f;
-  gp.c_row_stride = 1;
-  gp.c_col_stride = 0;
-  gp.act = p->act;
-  gp.act_alpha = p->act_alpha;
-  gp.act_beta = p->act_beta;
-  for (int img = 0; img < p->n; img++) {
-    for (int g = 0; g < p->group; g++) {
-      float *yg = y + ((ptrdiff_t)img * p->m + (ptrdiff_t)g * mg) * plane;
-      const float *xg = x + ((ptrdiff_t)img * p->c + (ptrdiff_t)g * cg) * plane;
-      const float *wg = w + (ptrdiff_t)g * mg * cg;
-      nn_gemm_forward(yg, wg, xg, b != NULL ? b + g * mg : NULL, &gp);
+  return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+         p->pad_t == 0 && p->pad_l == 0 && p->oh == p->h && p->ow == p->w;
+}
+
+// One image and group: x or dx (cg, h, w), as the engine's b_src or y_dst.
+typedef struct {
+  const float *x;
+  float *dx;
+  const nn_conv_params *p;
+} conv_image;
+
+// A run of panel columns c .. c+len-1 that are output pixels (i, jj ..).
+typedef struct {
+  int c, len, i, jj;
+} pixel_run;
+
+// Splits output pixels j0 .. j0+nr-1 into runs within one output row.
+static int pixel_runs(pixel_run *runs, int j0, int nr, int ow)
+{
+  int count = 0;
+  for (int c = 0; c < nr;) {
+    int i = (j0 + c) / ow, jj = (j0 + c) % ow;
+    int len = ow - jj < nr - c ? ow - jj : nr - c;
+    pixel_run r = {c, len, i, jj};
+    runs[count++] = r;
+    c += len;
+  }
+  return count;
+}
+
+// Kernel tap of row kidx of X: channel ci, offsets (du, dv) from the
+// output pixel's top-left input position.
+typedef struct {
+  int ci, du, dv;
+} tap;
+
+static tap tap_of(int kidx, const nn_conv_params *p)
+{
+  int taps = p->kh * p->kw;
+  int u = kidx % taps / p->kw, v = kidx % p->kw;
+  tap t = {kidx / taps, u * p->dil_h - p->pad_t, v * p->dil_w - p->pad_l};
+  return t;
+}
+
+// Where one run of pixels reads one kernel tap in its channel's plane: the
+// run's entries s in [t0, t1) are plane[src + s*stride_w]; the others are
+// padding (t0 == t1 when the whole run is).
+typedef struct {
+  int src, t0, t1;
+} run_read;
+
+static run_read read_of(const pixel_run *run, int u, int v, const nn_conv_params *p)
+{
+  run_read rd = {0, 0, 0};
+  int ih = run->i * p->stride_h + u * p->dil_h - p->pad_t;
+  if (ih < 0 || ih >= p->h)
+    return rd;
+  int iw0 = run->jj * p->stride_w + v * p->dil_w - p->pad_l;
+  valid_range(&rd.t0, &rd.t1, iw0, p->stride_w, p->w, run->len);
+  rd.src = ih * p->w + iw0;
+  return rd;
+}
+
+// Entries of the per-panel table of run_read, one per (tap, run), that
+// pack_im2col keeps on its stack; beyond it they are computed per row.
+enum { READ_TABLE = 512 };
+
+// bp[q*NN_NR + c] = X(k0 + q, j0 + c): see nn_pack_fn. Row k of X is tap
+// (u, v) of channel ci = k / (kh*kw); every channel reads the same places
+// of its own plane, so those are worked out once per panel.
+static void pack_im2col(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
+{
+  const conv_image *im = b_src;
+  const nn_conv_params *p = im->p;
+  pixel_run runs[NN_NR];
+  int nruns = pixel_runs(runs, j0, nr, p->ow);
+  int taps = p->kh * p->kw, sw = p->stride_w;
+  run_read table[READ_TABLE];
+  int tabled = taps * nruns <= READ_TABLE;
+  if (tabled)
+    for (int t = 0; t < taps; t++)
+      for (int r = 0; r < nruns; r++)
+        table[t * nruns + r] = read_of(&runs[r], t / p->kw, t % p->kw, p);
+
+  ptrdiff_t plane = (ptrdiff_t)p->h * p->w;
+  int ci = k0 / taps, t = k0 % taps;
+  for (int q = 0; q < kc; q++) {
+    float *out = bp + q * NN_NR;
+    for (int c = 0; c < NN_NR; c++)
+      out[c] = 0.0f;
+    const float *xc = im->x + ci * plane;
+    for (int r = 0; r < nruns; r++) {
+      run_read rd = tabled ? table[t * nruns + r] : read_of(&runs[r], t / p->kw, t % p->kw, p);
+      float *dst = out + runs[r].c;
+      const float *src = xc + rd.src;
+      if (sw == 1)
+        for (int s = rd.t0; s < rd.t1; s++)
+          dst[s] = src[s];
+      else
+        for (int s = rd.t0; s < rd.t1; s++)
+          dst[s] = src[(ptrdiff_t)s * sw];
+    }
+    if (++t == taps) {
+      t = 0;
+      ci++;
+    }
+  }
+}
+
+// bp[q*NN_NR + c] = X(j0 + c, k0 + q), a panel of X^T: rows are output
+// pixels, columns kernel taps.
+static void pack_im2col_t(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
+{
+  const conv_image *im = b_src;
+  const nn_conv_params *p = im->p;
+  tap taps[NN_NR];
+  for (int c = 0; c < nr; c++)
+    taps[c] = tap_of(j0 + c, p);
+  int i = k0 / p->ow, jj = k0 % p->ow;
+  for (int q = 0; q < kc; q++) {
+    float *out = bp + q * NN_NR;
+    int ih0 = i * p->stride_h, iw0 = jj * p->stride_w;
+    for (int c = 0; c < nr; c++) {
+      int ih = ih0 + taps[c].du, iw = iw0 + taps[c].dv;
+      out[c] = ih >= 0 && ih < p->h && iw >= 0 && iw < p->w
+                   ? im->x[((ptrdiff_t)taps[c].ci * p->h + ih) * p->w + iw]
+                   : 0.0f;
+    }
+    for (int c = nr; c < NN_NR; c++)
+      out[c] = 0.0f;
+    if (++jj == p->ow) {
+      jj = 0;
+      i++;
+    }
+  }
+}
+
+// dx at the positions X(i0 + r, j0 + c) came from += tile[r*NN_NR + c];
+// positions in the padding are dropped. See nn_unpack_fn.
+static void scatter_col2im(void *y_dst, const float *tile, int i0, int mr, int j0, int nr)
+{
+  const conv_image *im = y_dst;
+  const nn_conv_params *p = im->p;
+  pixel_run runs[NN_NR];
+  int nruns = pixel_runs(runs, j0, nr, p->ow);
+  int sw = p->stride_w;
+  for (int r = 0; r < mr; r++) {
+    tap t = tap_of(i0 + r, p);
+    const float *row = tile + r * NN_NR;
+    for (int k = 0; k < nruns; k++) {
+      int ih = runs[k].i * p->stride_h + t.du;
+      if (ih < 0 || ih >= p->h)
+        continue;
+      int iw0 = runs[k].jj * sw + t.dv;
+      int t0, t1;
+      valid_range(&t0, &t1, iw0, sw, p->w, runs[k].len);
+      float *dxr = im->dx + ((ptrdiff_t)t.ci * p->h + ih) * p->w + iw0;
+      const float *src = row + runs[k].c;
+      for (int s = t0; s < t1; s++)
+        dxr[(ptrdiff_t)s * sw] += src[s];
     }
   }
 }
@@ -71,76 +211,31 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
                      const float *b, const nn_conv_params *p)
 {
   int cg = p->c / p->group, mg = p->m / p->group;
+  int k = cg * p->kh * p->kw;
   int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
-
-  if (p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 &&
-      p->pad_t == 0 && p->pad_l == 0 && p->oh == p->h && p->ow == p->w) {
-    conv_1x1(y, x, w, b, p);
-    return;
-  }
-
   for (int img = 0; img < p->n; img++) {
-    for (int o = 0; o < p->m; o++) {
-      int g = o / mg;
-      float *yo = y + ((ptrdiff_t)img * p->m + o) * out_plane;
-      nn_fill(yo, b != NULL ? b[o] : 0.0f, out_plane);
-
-      for (int ci = 0; ci < cg; ci++) {
-        const float *xc = x + ((ptrdiff_t)img * p->c + (ptrdiff_t)g * cg + ci) * in_plane;
-        const float *wc = w + ((ptrdiff_t)o * cg + ci) * p->kh * p->kw;
-        for (int u = 0; u < p->kh; u++) {
-          // Output rows i whose input row i*stride_h + u*dil_h - pad_t is in x.
-          int row_off = u * p->dil_h - p->pad_t;
-          int i0, i1;
-          valid_range(&i0, &i1, row_off, p->stride_h, p->h, p->oh);
-          for (int v = 0; v < p->kw; v++) {
-            float wv = wc[u * p->kw + v];
-            int col_off = v * p->dil_w - p->pad_l;
-            int j0, j1;
-            valid_range(&j0, &j1, col_off, p->stride_w, p->w, p->ow);
-            int cols = j1 - j0;
-            if (cols <= 0)
-              continue;
-            for (int i = i0; i < i1; i++) {
-              // yr[t] is y[i, j0 + t]; xr[t*stride_w] is the x it reads.
-              float *yr = yo + (ptrdiff_t)i * p->ow + j0;
-              const float *xr = xc + (ptrdiff_t)(i * p->stride_h + row_off) * p->w +
-                                j0 * p->stride_w + col_off;
-              if (p->stride_w == 1) {
-                for (int t = 0; t < cols; t++)
-                  yr[t] += wv * xr[t];
-              } else {
-                for (int t = 0; t < cols; t++)
-                  yr[t] += wv * xr[(ptrdiff_t)t * p->stride_w];
-              }
-            }
-          }
-        }
+    for (int g = 0; g < p->group; g++) {
+      float *yg = y + ((ptrdiff_t)img * p->m + (ptrdiff_t)g * mg) * out_plane;
+      const float *xg = x + ((ptrdiff_t)img * p->c + (ptrdiff_t)g * cg) * in_plane;
+      const float *wg = w + (ptrdiff_t)g * mg * k;
+      for (int o = 0; o < mg; o++)
+        nn_fill(yg + (ptrdiff_t)o * out_plane, b != NULL ? b[g * mg + o] : 0.0f, out_plane);
+      if (is_pointwise(p)) {
+        nn_strided xs = {xg, in_plane, 1};
+        nn_gemm_engine(yg, out_plane, NULL, wg, k, 1, 1.0f, nn_pack_strided, &xs, mg,
+                       out_plane, k);
+      } else {
+        conv_image im = {xg, NULL, p};
+        nn_gemm_engine(yg, out_plane, NULL, wg, k, 1, 1.0f, pack_im2col, &im, mg, out_plane,
+                       k);
       }
-      nn_act_forward(yo, yo, out_plane, p->act, p->act_alpha, p->act_beta);
     }
   }
+  nn_act_forward(y, y, p->n * p->m * out_plane, p->act, p->act_alpha, p->act_beta);
 }
 
-// sum_t a[t] * b[t*bs], t < n; 8 partial sums let the contiguous case
-// vectorise without reassociating one long sum.
-static float dot_strided(const float *a, const float *b, int bs, int n)
-{
-  float acc[8] = {0.0f};
-  int t = 0;
-  if (bs == 1)
-    for (; t + 8 <= n; t += 8)
-      for (int l = 0; l < 8; l++)
-        acc[l] += a[t + l] * b[t + l];
-  float s = 0.0f;
-  for (; t < n; t++)
-    s += a[t] * b[(ptrdiff_t)t * bs];
-  for (int l = 0; l < 8; l++)
-    s += acc[l];
-  return s;
-}
-
-// sum_t a[t], t < n, with 8 partial sums like dot_strided.
+// sum_t a[t], t < n, with 8 partial sums so that it vectorises without
+// reassociating one long sum.
 static float sum_of(const float *a, int n)
 {
   float acc[8] = {0.0f};
@@ -156,91 +251,47 @@ static float sum_of(const float *a, int n)
   return s;
 }
 
-// Backward of the convolution above (p->act must be NONE). With
-// X(img, g*cg + ci, i*sh + u*dh - pt, j*sw + v*dw - pl) the input position
-// that output (i, j) reads through tap (u, v):
-//   term 1  db[o]           += sum_{img,i,j} dY[img, o, i, j]
-//   term 2  dw[o, ci, u, v] += sum_{img,i,j} dY[img, o, i, j] * X(...)
-//   term 3  dX(...)         += sum_{o in group, u, v} w[o, ci, u, v] * dY[img, o, i, j]
-// Terms 2 and 3 walk exactly the forward's loops (same valid ranges, so
-// padding positions are never touched): term 2 is a dot product of a dY row
-// with a shifted X row, term 3 an axpy of a dY row into a shifted dX row,
-// both contiguous at stride 1. A 1x1 stride-1 unpadded convolution is a
-// matrix product per (image, group), so it goes to nn_matmul_backward.
+// Backward of the convolution above (p->act must be NONE), per image and
+// group, with N = oh*ow and K = cg*kh*kw:
+//   term 1  db[o]     += sum over the plane of dY[img, o]
+//   term 2  dw_g(mg, K) += dY_g(mg, N) * X(K, N)^T
+//   term 3  dX(K, N)   = w_g(mg, K)^T * dY_g(mg, N), each entry added into
+//                        the dx position that X's entry was read from
+// For a pointwise convolution X is x itself and both are plain products.
 void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
                       const float *x, const float *w, const nn_conv_params *p)
 {
   int cg = p->c / p->group, mg = p->m / p->group;
+  int k = cg * p->kh * p->kw;
   int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
-
-  if (db != NULL) {
-    for (int img = 0; img < p->n; img++)
-      for (int o = 0; o < p->m; o++) {
-        const float *dyo = dy + ((ptrdiff_t)img * p->m + o) * out_plane;
-        db[o] += sum_of(dyo, out_plane);
-      }
-  }
-  if (dx == NULL && dw == NULL)
-    return;
-
-  if (p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 &&
-      p->pad_t == 0 && p->pad_l == 0 && p->oh == p->h && p->ow == p->w) {
-    // y_g(mg, plane) = w_g(mg, cg) * x_g(cg, plane): dw_g and dx_g.
-    static const int zero[1] = {0};
-    for (int img = 0; img < p->n; img++)
-      for (int g = 0; g < p->group; g++) {
-        ptrdiff_t xo = ((ptrdiff_t)img * p->c + (ptrdiff_t)g * cg) * in_plane;
-        ptrdiff_t wo = (ptrdiff_t)g * mg * cg;
-        nn_matmul_backward(dw != NULL ? dw + wo : NULL, dx != NULL ? dx + xo : NULL,
-                           dy + ((ptrdiff_t)img * p->m + (ptrdiff_t)g * mg) * out_plane,
-                           dx != NULL ? w + wo : NULL, dw != NULL ? x + xo : NULL, 1, zero,
-                           zero, mg, in_plane, cg);
-      }
-    return;
-  }
-
   for (int img = 0; img < p->n; img++) {
-    for (int o = 0; o < p->m; o++) {
-      int g = o / mg;
-      const float *dyo = dy + ((ptrdiff_t)img * p->m + o) * out_plane;
-      for (int ci = 0; ci < cg; ci++) {
-        ptrdiff_t xc = ((ptrdiff_t)img * p->c + (ptrdiff_t)g * cg + ci) * in_plane;
-        ptrdiff_t wc = ((ptrdiff_t)o * cg + ci) * p->kh * p->kw;
-        for (int u = 0; u < p->kh; u++) {
-          int row_off = u * p->dil_h - p->pad_t;
-          int i0, i1;
-          valid_range(&i0, &i1, row_off, p->stride_h, p->h, p->oh);
-          for (int v = 0; v < p->kw; v++) {
-            int col_off = v * p->dil_w - p->pad_l;
-            int j0, j1;
-            valid_range(&j0, &j1, col_off, p->stride_w, p->w, p->ow);
-            int cols = j1 - j0;
-            if (cols <= 0)
-              continue;
-            float wv = w != NULL ? w[wc + u * p->kw + v] : 0.0f;
-            float dwv = 0.0f;
-            for (int i = i0; i < i1; i++) {
-              // dyr[t] is dY[i, j0 + t]; the X (and dX) it pairs with is at
-              // xr + t*stride_w.
-              const float *dyr = dyo + (ptrdiff_t)i * p->ow + j0;
-              ptrdiff_t xr = xc + (ptrdiff_t)(i * p->stride_h + row_off) * p->w +
-                             j0 * p->stride_w + col_off;
-              if (dw != NULL)
-                dwv += dot_strided(dyr, x + xr, p->stride_w, cols);
-              if (dx != NULL) {
-                float *dxr = dx + xr;
-                if (p->stride_w == 1) {
-                  for (int t = 0; t < cols; t++)
-                    dxr[t] += wv * dyr[t];
-                } else {
-                  for (int t = 0; t < cols; t++)
-                    dxr[(ptrdiff_t)t * p->stride_w] += wv * dyr[t];
-                }
-              }
-            }
-            if (dw != NULL)
-              dw[wc + u * p->kw + v] += dwv;
-          }
+    for (int g = 0; g < p->group; g++) {
+      const float *dyg = dy + ((ptrdiff_t)img * p->m + (ptrdiff_t)g * mg) * out_plane;
+      ptrdiff_t xo = ((ptrdiff_t)img * p->c + (ptrdiff_t)g * cg) * in_plane;
+      ptrdiff_t wo = (ptrdiff_t)g * mg * k;
+      if (db != NULL)
+        for (int o = 0; o < mg; o++)
+          db[g * mg + o] += sum_of(dyg + (ptrdiff_t)o * out_plane, out_plane);
+      if (dw != NULL) {
+        if (is_pointwise(p)) {
+          nn_strided xt = {x + xo, 1, in_plane};
+          nn_gemm_engine(dw + wo, k, NULL, dyg, out_plane, 1, 1.0f, nn_pack_strided, &xt,
+                         mg, k, out_plane);
+        } else {
+          conv_image im = {x + xo, NULL, p};
+          nn_gemm_engine(dw + wo, k, NULL, dyg, out_plane, 1, 1.0f, pack_im2col_t, &im, mg,
+                         k, out_plane);
+        }
+      }
+      if (dx != NULL) {
+        nn_strided dys = {dyg, out_plane, 1};
+        if (is_pointwise(p)) {
+          nn_gemm_engine(dx + xo, in_plane, NULL, w + wo, 1, k, 1.0f, nn_pack_strided, &dys,
+                         k, out_plane, mg);
+        } else {
+          conv_image im = {NULL, dx + xo, p};
+          nn_gemm_engine(&im, 0, scatter_col2im, w + wo, 1, k, 1.0f, nn_pack_strided, &dys,
+                         k, out_plane, mg);
         }
       }
     }

@@ -4,89 +4,22 @@
  *
  * Key idea: both reduce to gemm_accumulate(), y += alpha * A * B, where A
  * and B are addressed through (row, column) strides, so a transpose is just
- * a swap of strides. For blocks of MR rows the work is split in the usual
- * BLAS way: a KC x NR panel of B and an MR x KC block of A are copied
- * ("packed") into small fixed-size stack buffers, contiguous and zero
- * padded, and a micro-kernel keeps an MR x NR block of y in local
- * accumulators while it runs over the KC products. Packing makes every
- * transpose case read contiguous memory in the hot loop, and its fixed trip
- * counts let the compiler vectorise it. Rows left over (m % MR, which is
- * every row when m < MR, as in a batch-1 fully connected layer) are done one
- * at a time without packing, which would cost as much as their products.
+ * a swap of strides. Products of four rows or more go to the blocked,
+ * packed engine (gemm_engine.c), whose packing makes every transpose case
+ * read contiguous memory in its micro-kernel. Fewer rows (a batch-1 fully
+ * connected layer is one row) are matrix-vector products, bound by reading
+ * B once: they are done a row at a time without packing, which would cost
+ * as much as the products.
  *
  * The backward kernels are gemm_accumulate() again: a gradient is a product
  * of dY with the other operand, transposed through strides.
  *
- * Deliberately not here: threads, hand-written SIMD intrinsics, and heap
- * buffers. The packed path's panels, (KC*NR + KC*MR) floats = 20 KB with
- * the default KC, live on the stack only while that path runs (it is kept
- * out of line), so batch-1 layers, which never pack, cost a few hundred
- * bytes of stack. Small targets lower KC: -DNN_GEMM_KC=64 makes it 5 KB.
+ * Deliberately not here: threads and heap buffers.
  */
-#include "nn.h"
+#include "gemm_engine.h"
 
-#ifndef NN_GEMM_KC
-#define NN_GEMM_KC 256
-#endif
-
-#if defined(__GNUC__)
-#define NN_NOINLINE __attribute__((noinline))
-#else
-#define NN_NOINLINE
-#endif
-
-enum {
-  MR = 4,         // rows of y per micro-kernel call (micro_kernel spells out 4)
-  NR = 16,        // columns of y per micro-kernel call
-  KC = NN_GEMM_KC // products summed per packed panel
-};
-
-// bp(kc, NR) = B(k0.., j0..) for the nr < NR real columns, zero elsewhere.
-// B(p, j) = b[p*b_rs + j*b_cs].
-static void pack_b(float *bp, const float *b, int b_rs, int b_cs, int kc, int nr)
-{
-  for (int p = 0; p < kc; p++) {
-    const float *br = b + (ptrdiff_t)p * b_rs;
-    for (int c = 0; c < NR; c++)
-      bp[p * NR + c] = c < nr ? br[(ptrdiff_t)c * b_cs] : 0.0f;
-  }
-}
-
-// ap(kc, MR) = alpha * A(i0.., k0..), transposed so that one step of the
-// micro-kernel reads MR consecutive values. A(i, p) = a[i*a_rs + p*a_cs].
-static void pack_a(float *ap, const float *a, int a_rs, int a_cs, int kc,
-                   float alpha)
-{
-  for (int p = 0; p < kc; p++)
-    for (int r = 0; r < MR; r++)
-      ap[p * MR + r] = alpha * a[(ptrdiff_t)r * a_rs + (ptrdiff_t)p * a_cs];
-}
-
-// y(MR, nr) += ap(kc, MR)^T * bp(kc, NR), y rows ldy apart. The MR rows are
-// written out by hand inside the column loop: each loaded value of B then
-// feeds MR multiply-adds, and the accumulators stay in vector registers.
-static void micro_kernel(float *y, int ldy, const float *ap, const float *bp,
-                         int kc, int nr)
-{
-  float acc0[NR] = {0.0f}, acc1[NR] = {0.0f}, acc2[NR] = {0.0f}, acc3[NR] = {0.0f};
-  for (int p = 0; p < kc; p++) {
-    const float *br = bp + p * NR;
-    float a0 = ap[p * MR], a1 = ap[p * MR + 1];
-    float a2 = ap[p * MR + 2], a3 = ap[p * MR + 3];
-    for (int c = 0; c < NR; c++) {
-      acc0[c] += a0 * br[c];
-      acc1[c] += a1 * br[c];
-      acc2[c] += a2 * br[c];
-      acc3[c] += a3 * br[c];
-    }
-  }
-  for (int c = 0; c < nr; c++) {
-    y[c] += acc0[c];
-    y[(ptrdiff_t)ldy + c] += acc1[c];
-    y[2 * (ptrdiff_t)ldy + c] += acc2[c];
-    y[3 * (ptrdiff_t)ldy + c] += acc3[c];
-  }
-}
+// Products with fewer rows are matrix-vector products: see the top.
+enum { ENGINE_MIN_ROWS = 4 };
 
 // sum_p x[p*xs] * w[p], p < k. When x is contiguous too, 16 partial sums
 // let the loop vectorise without reassociating a single sum.
@@ -106,10 +39,8 @@ static float dot(const float *x, int xs, const float *w, int k)
   return s;
 }
 
-// One row without packing, for the m % MR rows left over (all rows when
-// m < MR, e.g. a batch-1 fully connected layer, where packing B would cost
-// as much as the products): y(n) += alpha * a_row(k) * B(k, n), with
-// a_row[p] = a[p*a_cs].
+// One row of a matrix-vector product: y(n) += alpha * a_row(k) * B(k, n),
+// with a_row[p] = a[p*a_cs].
 static void gemm_row(float *restrict y, const float *a, int a_cs, const float *b,
                      int b_rs, int b_cs, int n, int k, float alpha)
 {
@@ -129,36 +60,18 @@ static void gemm_row(float *restrict y, const float *a, int a_cs, const float *b
   }
 }
 
-// The packed rows: y(m_blocked, n) += alpha * A * B through MR x NR tiles.
-static NN_NOINLINE void gemm_packed(float *restrict y, const float *a, int a_rs, int a_cs,
-                                   const float *b, int b_rs, int b_cs, int m_blocked, int n,
-                                   int k, float alpha)
-{
-  float bp[KC * NR];
-  float ap[KC * MR];
-  for (int k0 = 0; k0 < k; k0 += KC) {
-    int kc = k - k0 < KC ? k - k0 : KC;
-    for (int j0 = 0; j0 < n; j0 += NR) {
-      int nr = n - j0 < NR ? n - j0 : NR;
-      pack_b(bp, b + (ptrdiff_t)k0 * b_rs + (ptrdiff_t)j0 * b_cs, b_rs, b_cs, kc, nr);
-      for (int i0 = 0; i0 < m_blocked; i0 += MR) {
-        pack_a(ap, a + (ptrdiff_t)i0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, kc, alpha);
-        micro_kernel(y + (ptrdiff_t)i0 * n + j0, n, ap, bp, kc, nr);
-      }
-    }
-  }
-}
-
 // y(m, n) += alpha * A(m, k) * B(k, n), y dense,
 // A(i, p) = a[i*a_rs + p*a_cs], B(p, j) = b[p*b_rs + j*b_cs].
 static void gemm_accumulate(float *restrict y, const float *a, int a_rs, int a_cs,
                             const float *b, int b_rs, int b_cs, int m, int n,
                             int k, float alpha)
 {
-  int m_blocked = m - m % MR;
-  if (m_blocked > 0)
-    gemm_packed(y, a, a_rs, a_cs, b, b_rs, b_cs, m_blocked, n, k, alpha);
-  for (int i = m_blocked; i < m; i++)
+  if (m >= ENGINE_MIN_ROWS) {
+    nn_strided bs = {b, b_rs, b_cs};
+    nn_gemm_engine(y, n, NULL, a, a_rs, a_cs, alpha, nn_pack_strided, &bs, m, n, k);
+    return;
+  }
+  for (int i = 0; i < m; i++)
     gemm_row(y + (ptrdiff_t)i * n, a + (ptrdiff_t)i * a_rs, a_cs, b, b_rs, b_cs,
              n, k, alpha);
 }

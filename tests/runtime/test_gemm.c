@@ -11,9 +11,9 @@
 #include "nn.h"
 #include "test.h"
 
-#define MAX_M 9
-#define MAX_N 37
-#define MAX_K 300
+#define MAX_M 150
+#define MAX_N 70
+#define MAX_K 530
 
 // Deterministic values in [-1, 1).
 static void fill_random(float *x, int count, unsigned seed)
@@ -121,6 +121,20 @@ static void test_gemm_all_transposes_match_reference(void **state)
       check_against_reference(params(1, 5, 17, ta, tb), 0);
     }
   }
+}
+
+// Shapes past every block of the packed engine: more rows than one pass
+// over B takes (128 on AVX-512), more products than one panel (256), and
+// rows and columns that leave partial tiles; transposed A is copied in
+// blocks of its own.
+static void test_gemm_large_shapes_cross_engine_blocks(void **state)
+{
+  (void)state;
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      check_against_reference(params(150, 70, 530, ta, tb), 1);
+      check_against_reference(params(133, 33, 257, ta, tb), 0);
+    }
 }
 
 static void test_gemm_alpha_and_beta_match_reference(void **state)
@@ -245,6 +259,7 @@ int main(void)
       cmocka_unit_test(test_gemm_hand_computed_alpha_beta_row_bias),
       cmocka_unit_test(test_gemm_hand_computed_transposed_a_and_b),
       cmocka_unit_test(test_gemm_all_transposes_match_reference),
+      cmocka_unit_test(test_gemm_large_shapes_cross_engine_blocks),
       cmocka_unit_test(test_gemm_alpha_and_beta_match_reference),
       cmocka_unit_test(test_gemm_broadcasts_column_and_scalar_c),
       cmocka_unit_test(test_gemm_null_c_means_no_bias),

@@ -127,6 +127,76 @@ static void test_conv_backward_null_gradients_skip_their_work(void **state)
   nn_conv_backward(NULL, NULL, NULL, dy, NULL, NULL, &p);
 }
 
+// dx, dw, db from the definitions, summing in double: every (output,
+// kernel tap) pair that reads x in bounds contributes dy * w to dx and
+// dy * x to dw.
+static void ref_backward(double *dx, double *dw, double *db, const float *dy, const float *x,
+                         const float *w, const nn_conv_params *p)
+{
+  int cg = p->c / p->group, mg = p->m / p->group;
+  for (int n = 0; n < p->n; n++)
+    for (int o = 0; o < p->m; o++)
+      for (int i = 0; i < p->oh; i++)
+        for (int j = 0; j < p->ow; j++) {
+          double g = dy[((n * p->m + o) * p->oh + i) * p->ow + j];
+          db[o] += g;
+          for (int ci = 0; ci < cg; ci++)
+            for (int u = 0; u < p->kh; u++)
+              for (int v = 0; v < p->kw; v++) {
+                int r = i * p->stride_h + u * p->dil_h - p->pad_t;
+                int c = j * p->stride_w + v * p->dil_w - p->pad_l;
+                if (r < 0 || r >= p->h || c < 0 || c >= p->w)
+                  continue;
+                int xi = ((n * p->c + o / mg * cg + ci) * p->h + r) * p->w + c;
+                int wi = ((o * cg + ci) * p->kh + u) * p->kw + v;
+                dx[xi] += g * w[wi];
+                dw[wi] += g * x[xi];
+              }
+        }
+}
+
+// Shapes past the packed engine's blocks (see test_conv.c): the backward's
+// products have K = 288 rows of X and 136 output channels; gradients are
+// pre-filled to check that they accumulate.
+static void test_conv_backward_large_shapes_match_reference(void **state)
+{
+  (void)state;
+  enum { BX = 2 * 32 * 9 * 11, BW = 136 * 32 * 9, BY = 2 * 136 * 9 * 11 };
+  static float x[BX], w[BW], dy[BY], dx[BX], dw[BW], db[136];
+  static double rdx[BX], rdw[BW], rdb[136];
+  static float want[BW];
+  const nn_conv_params cases[] = {
+      params(2, 32, 9, 11, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+      params(1, 30, 9, 11, 20, 3, 3, 1, 2, 2, 2, 2, 2, 1, 0, 2),
+      params(1, 32, 9, 11, 40, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+  };
+  for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+    const nn_conv_params *p = &cases[t];
+    int xs = x_count(p), ws = w_count(p), ys = y_count(p);
+    assert_true(xs <= BX && ws <= BW && ys <= BY && p->m <= 136);
+    gc_fill_uniform(x, xs, 1u, -1.0f, 1.0f);
+    gc_fill_uniform(w, ws, 2u, -1.0f, 1.0f);
+    gc_fill_uniform(dy, ys, 3u, -1.0f, 1.0f);
+    for (int i = 0; i < xs; i++)
+      rdx[i] = dx[i] = 0.5f;
+    for (int i = 0; i < ws; i++)
+      rdw[i] = dw[i] = -0.25f;
+    for (int i = 0; i < p->m; i++)
+      rdb[i] = db[i] = 1.0f;
+    nn_conv_backward(dx, dw, db, dy, x, w, p);
+    ref_backward(rdx, rdw, rdb, dy, x, w, p);
+    for (int i = 0; i < xs; i++)
+      want[i] = (float)rdx[i];
+    assert_floats_near(dx, want, xs, 2e-4f);
+    for (int i = 0; i < ws; i++)
+      want[i] = (float)rdw[i];
+    assert_floats_near(dw, want, ws, 2e-4f);
+    for (int i = 0; i < p->m; i++)
+      want[i] = (float)rdb[i];
+    assert_floats_near(db, want, p->m, 2e-4f);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -134,6 +204,7 @@ int main(void)
       cmocka_unit_test(test_conv_backward_groups_depthwise_1d_no_bias),
       cmocka_unit_test(test_conv_backward_1x1_fast_path),
       cmocka_unit_test(test_conv_backward_null_gradients_skip_their_work),
+      cmocka_unit_test(test_conv_backward_large_shapes_match_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,187 @@
+/*
+ * gemm_engine.c - the blocked, packed matrix product behind Gemm, MatMul
+ * and Conv: y(m, n) += alpha * A(m, k) * B(k, n). See gemm_engine.h.
+ *
+ * Key idea, as in BLIS: per block of NN_MC rows and NN_KC products, A is
+ * copied once ("packed") into MR-row strips, interleaved so that one step
+ * of the micro-kernel reads MR consecutive values, and scaled by alpha. B
+ * is packed one NN_KC x NN_NR panel at a time by the caller's function,
+ * which keeps the panel in L1 while every strip of A passes over it. The
+ * micro-kernel holds an MR x NR block of y in vector registers for the
+ * whole panel: per product step it loads NR/VLEN vectors of B, broadcasts
+ * MR values of A and issues MR*NR/VLEN multiply-adds, enough independent
+ * accumulators to keep both FMA units busy. Edge tiles (fewer than MR rows
+ * or NR columns) use the same kernel on zero-padded panels; only the
+ * store is cut to size.
+ *
+ * The micro-kernel is written once over a small vector vocabulary (vec,
+ * vload, vsplat, vmuladd, ...) defined per instruction set below; the
+ * portable C version is the same loops over floats.
+ *
+ * Deliberately not here: threads, heap buffers (the panels are on the stack,
+ * sized by gemm_engine.h), and run-time CPU dispatch: the instruction set
+ * is the one the runtime is compiled for.
+ */
+#include "gemm_engine.h"
+
+#if defined(__GNUC__)
+#define NN_UNROLL _Pragma("GCC unroll 32")
+#else
+#define NN_UNROLL
+#endif
+
+#if defined(NN_GEMM_AVX512)
+#include <immintrin.h>
+typedef __m512 vec;
+#define VLEN 16
+#define vzero() _mm512_setzero_ps()
+#define vload(p) _mm512_loadu_ps(p)
+#define vstore(p, v) _mm512_storeu_ps(p, v)
+#define vsplat(s) _mm512_set1_ps(s)
+#define vmuladd(a, b, c) _mm512_fmadd_ps(a, b, c)
+#elif defined(NN_GEMM_AVX2)
+#include <immintrin.h>
+typedef __m256 vec;
+#define VLEN 8
+#define vzero() _mm256_setzero_ps()
+#define vload(p) _mm256_loadu_ps(p)
+#define vstore(p, v) _mm256_storeu_ps(p, v)
+#define vsplat(s) _mm256_set1_ps(s)
+#define vmuladd(a, b, c) _mm256_fmadd_ps(a, b, c)
+#elif defined(NN_GEMM_SSE)
+#include <emmintrin.h>
+typedef __m128 vec;
+#define VLEN 4
+#define vzero() _mm_setzero_ps()
+#define vload(p) _mm_loadu_ps(p)
+#define vstore(p, v) _mm_storeu_ps(p, v)
+#define vsplat(s) _mm_set1_ps(s)
+#define vmuladd(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
+#else
+typedef float vec;
+#define VLEN 1
+#define vzero() 0.0f
+#define vload(p) (*(p))
+#define vstore(p, v) (*(p) = (v))
+#define vsplat(s) (s)
+#define vmuladd(a, b, c) ((a) * (b) + (c))
+#undef NN_UNROLL
+#define NN_UNROLL
+#endif
+
+enum { NV = NN_NR / VLEN }; // vectors per tile row
+
+// tile(MR, NR) = A(MR, kc) * bp(kc, NR), tile rows NN_NR apart, with
+// A(r, p) = a[r][p * a_cs]: one pointer per row, so that rows past the
+// end of A can repeat the last one (their results are never stored).
+static void micro_kernel(float *restrict tile, const float *const a[NN_MR],
+                         const float *restrict bp, int kc)
+{
+  vec c[NN_MR][NV];
+  NN_UNROLL for (int r = 0; r < NN_MR; r++)
+    NN_UNROLL for (int q = 0; q < NV; q++)
+      c[r][q] = vzero();
+  for (int p = 0; p < kc; p++) {
+    vec b[NV];
+    NN_UNROLL for (int q = 0; q < NV; q++)
+      b[q] = vload(bp + p * NN_NR + q * VLEN);
+    NN_UNROLL for (int r = 0; r < NN_MR; r++) {
+      vec ar = vsplat(a[r][p]);
+      NN_UNROLL for (int q = 0; q < NV; q++)
+        c[r][q] = vmuladd(ar, b[q], c[r][q]);
+    }
+  }
+  NN_UNROLL for (int r = 0; r < NN_MR; r++)
+    NN_UNROLL for (int q = 0; q < NV; q++)
+      vstore(tile + r * NN_NR + q * VLEN, c[r][q]);
+}
+
+void nn_pack_strided(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
+{
+  const nn_strided *s = b_src;
+  const float *b = s->b + (ptrdiff_t)k0 * s->rs + (ptrdiff_t)j0 * s->cs;
+  for (int p = 0; p < kc; p++) {
+    const float *br = b + (ptrdiff_t)p * s->rs;
+    float *out = bp + p * NN_NR;
+    int c = 0;
+    if (s->cs == 1)
+      for (; c < nr; c++)
+        out[c] = br[c];
+    else
+      for (; c < nr; c++)
+        out[c] = br[(ptrdiff_t)c * s->cs];
+    for (; c < NN_NR; c++)
+      out[c] = 0.0f;
+  }
+}
+
+// y(mr, nr) += alpha * tile(mr, nr); y rows ldy apart, tile rows NN_NR apart.
+static void add_tile(float *restrict y, int ldy, float *restrict tile, int mr, int nr,
+                     float alpha)
+{
+  if (alpha != 1.0f)
+    for (int c = 0; c < NN_MR * NN_NR; c++)
+      tile[c] *= alpha;
+  if (mr == NN_MR && nr == NN_NR) {
+    for (int r = 0; r < NN_MR; r++)
+      for (int c = 0; c < NN_NR; c++)
+        y[(ptrdiff_t)r * ldy + c] += tile[r * NN_NR + c];
+    return;
+  }
+  for (int r = 0; r < mr; r++)
+    for (int c = 0; c < nr; c++)
+      y[(ptrdiff_t)r * ldy + c] += tile[r * NN_NR + c];
+}
+
+// ap(mc, kc) = A(i0.., k0..) row-major, for an A whose rows are not
+// contiguous (a_cs != 1): the micro-kernel then reads it like any other.
+static void pack_a(float *restrict ap, const float *a, int a_rs, int a_cs, int mc, int kc)
+{
+  for (int p = 0; p < kc; p++)
+    for (int r = 0; r < mc; r++)
+      ap[r * kc + p] = a[(ptrdiff_t)r * a_rs + (ptrdiff_t)p * a_cs];
+}
+
+void nn_gemm_engine(void *y, int ldy, nn_unpack_fn *unpack, const float *a, int a_rs,
+                    int a_cs, float alpha, nn_pack_fn *pack_b, const void *b_src, int m,
+                    int n, int k)
+{
+  float bp[NN_KC * NN_NR];
+  float ap[NN_PACK_MC * NN_KC];
+  float tile[NN_MR * NN_NR];
+  int direct = a_cs == 1;
+  int mc_step = direct ? NN_MC : NN_PACK_MC;
+  for (int i0 = 0; i0 < m; i0 += mc_step) {
+    int mc = m - i0 < mc_step ? m - i0 : mc_step;
+    for (int k0 = 0; k0 < k; k0 += NN_KC) {
+      int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
+      // Rows of this block of A, lda apart, contiguous along k.
+      const float *ablock = a + (ptrdiff_t)i0 * a_rs + (ptrdiff_t)k0 * a_cs;
+      ptrdiff_t lda = a_rs;
+      if (!direct) {
+        pack_a(ap, ablock, a_rs, a_cs, mc, kc);
+        ablock = ap;
+        lda = kc;
+      }
+      for (int j0 = 0; j0 < n; j0 += NN_NR) {
+        int nr = n - j0 < NN_NR ? n - j0 : NN_NR;
+        pack_b(bp, b_src, k0, kc, j0, nr);
+        for (int s = 0; s < mc; s += NN_MR) {
+          int mr = mc - s < NN_MR ? mc - s : NN_MR;
+          const float *rows[NN_MR];
+          for (int r = 0; r < NN_MR; r++)
+            rows[r] = ablock + (s + (r < mr ? r : mr - 1)) * lda;
+          micro_kernel(tile, rows, bp, kc);
+          if (unpack != NULL) {
+            if (alpha != 1.0f)
+              for (int c = 0; c < NN_MR * NN_NR; c++)
+                tile[c] *= alpha;
+            unpack(y, tile, i0 + s, mr, j0, nr);
+          } else {
+            add_tile((float *)y + (ptrdiff_t)(i0 + s) * ldy + j0, ldy, tile, mr, nr, alpha);
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/*
+ * gemm_engine.h - the blocked, packed matrix product that Gemm, MatMul and
+ * Conv (forward and backward) share (internal to the runtime, not installed).
+ *
+ * y(m, n) += alpha * A(m, k) * B(k, n), where A is a strided matrix and B is
+ * whatever a packing function can deliver one panel at a time: a strided
+ * matrix (nn_pack_strided) or, for convolution, the columns of an image
+ * gathered on the fly ("implicit im2col", conv.c), so that no im2col buffer
+ * is ever materialised. The result goes into a dense y, or, through an
+ * unpacking function, anywhere (the col2im scatter of the convolution's
+ * input gradient).
+ *
+ * Tile sizes come from the target: the micro-kernel of gemm_engine.c keeps
+ * an NN_MR x NN_NR block of y in vector registers. Packing buffers live on
+ * the stack while the engine runs: (NN_MC + NN_NR) * NN_KC + NN_MR * NN_NR
+ * floats, about 100 KB with the host defaults. Small targets lower them
+ * (-DNN_GEMM_KC=64 -DNN_GEMM_MC=16: under 10 KB).
+ */
+#ifndef NN_GEMM_ENGINE_H
+#define NN_GEMM_ENGINE_H
+
+#include "nn.h"
+
+// The micro-kernel's vector instruction set: AVX-512F, AVX2 with FMA, SSE
+// (every x86-64), else portable C. -DNN_NO_SIMD forces portable C, which
+// the test suite builds and runs too.
+#if !defined(NN_NO_SIMD) && defined(__AVX512F__)
+#define NN_GEMM_AVX512 1
+#define NN_MR 8
+#define NN_NR 32
+#elif !defined(NN_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#define NN_GEMM_AVX2 1
+#define NN_MR 6
+#define NN_NR 16
+#elif !defined(NN_NO_SIMD) && (defined(__SSE2__))
+#define NN_GEMM_SSE 1
+#define NN_MR 6
+#define NN_NR 8
+#else
+#define NN_GEMM_PORTABLE 1
+#ifndef NN_GEMM_MR
+#define NN_GEMM_MR 4
+#endif
+#ifndef NN_GEMM_NR
+#define NN_GEMM_NR 16
+#endif
+#define NN_MR NN_GEMM_MR
+#define NN_NR NN_GEMM_NR
+#endif
+
+#ifndef NN_GEMM_KC
+#define NN_GEMM_KC 256 // products summed per packed panel
+#endif
+#ifndef NN_GEMM_MC
+#define NN_GEMM_MC (16 * NN_MR) // rows of A per pass over B
+#endif
+#ifndef NN_GEMM_PACK_MC
+#define NN_GEMM_PACK_MC (4 * NN_MR) // rows of a transposed A copied at once
+#endif
+#define NN_KC NN_GEMM_KC
+#define NN_MC NN_GEMM_MC
+#define NN_PACK_MC NN_GEMM_PACK_MC
+
+// Writes the panel bp(kc, NN_NR): bp[p*NN_NR + c] = B(k0 + p, j0 + c) for
+// c < nr, and 0 for nr <= c < NN_NR.
+typedef void nn_pack_fn(float *bp, const void *b_src, int k0, int kc, int j0, int nr);
+
+// Receives tile(mr, nr), rows NN_NR apart: the part of alpha * A * B for
+// rows i0.. and columns j0.. summed over one panel of k. Called once per
+// panel, so it must accumulate.
+typedef void nn_unpack_fn(void *y_dst, const float *tile, int i0, int mr, int j0, int nr);
+
+// B(p, j) = b[p*rs + j*cs]: the b_src of nn_pack_strided.
+typedef struct {
+  const float *b;
+  int rs, cs;
+} nn_strided;
+
+void nn_pack_strided(float *bp, const void *b_src, int k0, int kc, int j0, int nr);
+
+// y(m, n) += alpha * A(m, k) * B(k, n) with A(i, p) = a[i*a_rs + p*a_cs]
+// and B delivered by pack_b(.., b_src). y is dense with rows ldy apart,
+// unless unpack != NULL, which then receives every tile (y is y_dst).
+void nn_gemm_engine(void *y, int ldy, nn_unpack_fn *unpack, const float *a, int a_rs,
+                    int a_cs, float alpha, nn_pack_fn *pack_b, const void *b_src, int m,
+                    int n, int k);
+
+#endif
