@@ -99,7 +99,7 @@ class TrainLeNet(nn.Module):
 
 
 class TrainCnnBn(nn.Module):
-    """Small CNN on 3x12x12 with frozen BatchNorm and every activation with a backward.
+    """Small CNN on 3x12x12 with frozen BatchNorm, every activation with a backward, ReduceMean.
 
     The activations sit on parallel branches joined by Add, so no long chain of squashing
     functions flattens the signal. Ends in LogSoftmax (fused loss).
@@ -131,6 +131,7 @@ class TrainCnnBn(nn.Module):
         b = torch.sigmoid(a) + F.hardsigmoid(a) + torch.tanh(a) + F.softsign(a)
         u = self.conv3(F.avg_pool2d(b, 2))                                 # 8x3x3
         c = F.softplus(u) + F.hardswish(u) + F.relu6(u)
+        c = c * torch.sigmoid(c.mean(dim=(2, 3), keepdim=True))            # ReduceMean (SE gate)
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(c, 1), 1))
 
     def forward(self, x):

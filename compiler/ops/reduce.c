@@ -208,6 +208,28 @@ static int reduce_fold(Diag *d, Graph *g, Node *n)
   return 0;
 }
 
+// Opens n's block with the merged kept and reduced dims and strides as
+// static arrays; returns the merged ranks through keep_rank and red_rank.
+static void emit_reduce_spaces(Emitter *e, const Node *n, int *keep_rank, int *red_rank)
+{
+  const ReduceParams *p = n->params;
+  int kd[MAX_RANK], ks[MAX_RANK], rd[MAX_RANK], rs[MAX_RANK];
+  memcpy(kd, p->keep_dims, sizeof kd);
+  memcpy(ks, p->keep_strides, sizeof ks);
+  memcpy(rd, p->red_dims, sizeof rd);
+  memcpy(rs, p->red_strides, sizeof rs);
+  // y is dense in the kept space's order, so merging kept dims that are
+  // contiguous in x keeps the walk the same; likewise for the reduced ones.
+  int *kstrides[1] = {ks}, *rstrides[1] = {rs};
+  *keep_rank = merge_dims(p->keep_rank, kd, 1, kstrides);
+  *red_rank = merge_dims(p->red_rank, rd, 1, rstrides);
+  emit_open_block(e, n);
+  emit_int_array(e, "keep_dims", kd, *keep_rank);
+  emit_int_array(e, "keep_strides", ks, *keep_rank);
+  emit_int_array(e, "red_dims", rd, *red_rank);
+  emit_int_array(e, "red_strides", rs, *red_rank);
+}
+
 static void reduce_emit(Emitter *e, const Node *n)
 {
   const ReduceParams *p = n->params;
@@ -221,24 +243,33 @@ static void reduce_emit(Emitter *e, const Node *n)
     emitf(e, "  /* '%s' is empty: nothing to reduce */\n", y->name);
     return;
   }
-  int kd[MAX_RANK], ks[MAX_RANK], rd[MAX_RANK], rs[MAX_RANK];
-  memcpy(kd, p->keep_dims, sizeof kd);
-  memcpy(ks, p->keep_strides, sizeof ks);
-  memcpy(rd, p->red_dims, sizeof rd);
-  memcpy(rs, p->red_strides, sizeof rs);
-  // y is dense in the kept space's order, so merging kept dims that are
-  // contiguous in x keeps the walk the same; likewise for the reduced ones.
-  int *kstrides[1] = {ks}, *rstrides[1] = {rs};
-  int keep_rank = merge_dims(p->keep_rank, kd, 1, kstrides);
-  int red_rank = merge_dims(p->red_rank, rd, 1, rstrides);
-  emit_open_block(e, n);
-  emit_int_array(e, "keep_dims", kd, keep_rank);
-  emit_int_array(e, "keep_strides", ks, keep_rank);
-  emit_int_array(e, "red_dims", rd, red_rank);
-  emit_int_array(e, "red_strides", rs, red_rank);
+  int keep_rank, red_rank;
+  emit_reduce_spaces(e, n, &keep_rank, &red_rank);
   emitf(e, "    nn_reduce_forward(%s, %s, %s, %d, keep_dims, keep_strides, %d, red_dims, "
            "red_strides);\n",
         emit_ref(y), emit_ref(n->inputs[0]), p->def->cname, keep_rank, red_rank);
+  emit_close_block(e);
+}
+
+// dx += the gradient of each reduction (nn.h lists them) through the same
+// walk as the forward; the identity (noop) passes dy through.
+static void reduce_backward(Emitter *e, const Node *n)
+{
+  const ReduceParams *p = n->params;
+  const Tensor *x = n->inputs[0], *y = n->outputs[0];
+  if (!x->grad || tensor_count(x) == 0)
+    return;
+  if (p->noop) {
+    emitf(e, "  nn_add(%s, %s, %lld);\n", emit_grad(x), emit_grad(y),
+          (long long)tensor_count(x));
+    return;
+  }
+  int keep_rank, red_rank;
+  emit_reduce_spaces(e, n, &keep_rank, &red_rank);
+  emitf(e, "    nn_reduce_backward(%s, %s, %s, %s, %s, %d, keep_dims, keep_strides, %d, "
+           "red_dims, red_strides);\n",
+        emit_grad(x), emit_grad(y), emit_saved(n, x), emit_saved(n, y), p->def->cname,
+        keep_rank, red_rank);
   emit_close_block(e);
 }
 
@@ -247,16 +278,18 @@ static int64_t reduce_macs(const Node *n)
   return tensor_count(n->inputs[0]);
 }
 
-#define REDUCE_OP(NAME)                                                        \
-  const OpDef op_##NAME = {.name = #NAME, .check = reduce_check, .fold = reduce_fold,      \
-                           .emit = reduce_emit, .macs = reduce_macs};
-REDUCE_OP(ReduceSum)
-REDUCE_OP(ReduceMean)
-REDUCE_OP(ReduceMax)
-REDUCE_OP(ReduceMin)
-REDUCE_OP(ReduceProd)
-REDUCE_OP(ReduceSumSquare)
-REDUCE_OP(ReduceL1)
-REDUCE_OP(ReduceL2)
-REDUCE_OP(ReduceLogSum)
-REDUCE_OP(ReduceLogSumExp)
+// READS: the forward tensors the op's backward reads (nn.h, nn_reduce_backward).
+#define REDUCE_OP(NAME, READS)                                                          \
+  const OpDef op_##NAME = {.name = #NAME, .check = reduce_check, .fold = reduce_fold,  \
+                           .emit = reduce_emit, .emit_backward = reduce_backward,      \
+                           .backward_reads = READS, .macs = reduce_macs};
+REDUCE_OP(ReduceSum, 0)
+REDUCE_OP(ReduceMean, 0)
+REDUCE_OP(ReduceMax, BWD_IN(0) | BWD_OUT(0))
+REDUCE_OP(ReduceMin, BWD_IN(0) | BWD_OUT(0))
+REDUCE_OP(ReduceProd, BWD_IN(0) | BWD_OUT(0))
+REDUCE_OP(ReduceSumSquare, BWD_IN(0))
+REDUCE_OP(ReduceL1, BWD_IN(0))
+REDUCE_OP(ReduceL2, BWD_IN(0) | BWD_OUT(0))
+REDUCE_OP(ReduceLogSum, BWD_OUT(0))
+REDUCE_OP(ReduceLogSumExp, BWD_IN(0) | BWD_OUT(0))
