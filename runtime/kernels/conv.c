@@ -40,6 +40,20 @@ static void valid_range(int *begin, int *end, int off, int stride, int size, int
   *end = e < count ? e : count;
 }
 
+// Entries [*t0, *t1) of a run of len pixels starting at input column iw0
+// that lie inside a row of w columns, at stride sw.
+static void run_inside(int *t0, int *t1, int iw0, int sw, int w, int len)
+{
+  if (sw == 1) {
+    *t0 = iw0 < 0 ? (-iw0 < len ? -iw0 : len) : 0;
+    *t1 = w - iw0 < len ? w - iw0 : len;
+    if (*t1 < *t0)
+      *t1 = *t0;
+    return;
+  }
+  valid_range(t0, t1, iw0, sw, w, len);
+}
+
 // The 1x1, stride-1, unpadded case: X is x's (c, h*w) matrix itself.
 static int is_pointwise(const nn_conv_params *p)
 {
@@ -87,95 +101,80 @@ static tap tap_of(int kidx, const nn_conv_params *p)
   return t;
 }
 
-// Where one run of pixels reads one kernel tap in its channel's plane: the
-// run's entries s in [t0, t1) are plane[src + s*stride_w]; the others are
-// padding (t0 == t1 when the whole run is).
-typedef struct {
-  int src, t0, t1;
-} run_read;
-
-static run_read read_of(const pixel_run *run, int u, int v, const nn_conv_params *p)
-{
-  run_read rd = {0, 0, 0};
-  int ih = run->i * p->stride_h + u * p->dil_h - p->pad_t;
-  if (ih < 0 || ih >= p->h)
-    return rd;
-  int iw0 = run->jj * p->stride_w + v * p->dil_w - p->pad_l;
-  valid_range(&rd.t0, &rd.t1, iw0, p->stride_w, p->w, run->len);
-  rd.src = ih * p->w + iw0;
-  return rd;
-}
-
-// Entries of the per-panel table of run_read, one per (tap, run), that
-// pack_im2col keeps on its stack; beyond it they are computed per row.
-enum { READ_TABLE = 512 };
-
 // bp[q*NN_NR + c] = X(k0 + q, j0 + c): see nn_pack_fn. Row k of X is tap
-// (u, v) of channel ci = k / (kh*kw); every channel reads the same places
-// of its own plane, so those are worked out once per panel.
+// (u, v) of channel ci = k / (kh*kw); a run of pixels reads, through it, a
+// contiguous (at stride 1) piece of one row of x, cut where it leaves x.
 static void pack_im2col(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
 {
   const conv_image *im = b_src;
   const nn_conv_params *p = im->p;
   pixel_run runs[NN_NR];
   int nruns = pixel_runs(runs, j0, nr, p->ow);
-  int taps = p->kh * p->kw, sw = p->stride_w;
-  run_read table[READ_TABLE];
-  int tabled = taps * nruns <= READ_TABLE;
-  if (tabled)
-    for (int t = 0; t < taps; t++)
-      for (int r = 0; r < nruns; r++)
-        table[t * nruns + r] = read_of(&runs[r], t / p->kw, t % p->kw, p);
-
-  ptrdiff_t plane = (ptrdiff_t)p->h * p->w;
-  int ci = k0 / taps, t = k0 % taps;
+  int row0[NN_NR], col0[NN_NR]; // input position of each run's first pixel, tap (0, 0)
+  for (int r = 0; r < nruns; r++) {
+    row0[r] = runs[r].i * p->stride_h - p->pad_t;
+    col0[r] = runs[r].jj * p->stride_w - p->pad_l;
+  }
+  int taps = p->kh * p->kw, sw = p->stride_w, w = p->w;
+  ptrdiff_t plane = (ptrdiff_t)p->h * w;
+  int ci = k0 / taps, u = k0 % taps / p->kw, v = k0 % p->kw;
   for (int q = 0; q < kc; q++) {
     float *out = bp + q * NN_NR;
     for (int c = 0; c < NN_NR; c++)
       out[c] = 0.0f;
     const float *xc = im->x + ci * plane;
     for (int r = 0; r < nruns; r++) {
-      run_read rd = tabled ? table[t * nruns + r] : read_of(&runs[r], t / p->kw, t % p->kw, p);
+      int ih = row0[r] + u * p->dil_h;
+      if (ih < 0 || ih >= p->h)
+        continue;
+      int iw0 = col0[r] + v * p->dil_w, len = runs[r].len;
       float *dst = out + runs[r].c;
-      const float *src = xc + rd.src;
+      const float *src = xc + (ptrdiff_t)ih * w + iw0;
+      int t0, t1;
+      run_inside(&t0, &t1, iw0, sw, w, len);
       if (sw == 1)
-        for (int s = rd.t0; s < rd.t1; s++)
-          dst[s] = src[s];
+        for (int t = t0; t < t1; t++)
+          dst[t] = src[t];
       else
-        for (int s = rd.t0; s < rd.t1; s++)
-          dst[s] = src[(ptrdiff_t)s * sw];
+        for (int t = t0; t < t1; t++)
+          dst[t] = src[(ptrdiff_t)t * sw];
     }
-    if (++t == taps) {
-      t = 0;
-      ci++;
+    if (++v == p->kw) {
+      v = 0;
+      if (++u == p->kh) {
+        u = 0;
+        ci++;
+      }
     }
   }
 }
 
 // bp[q*NN_NR + c] = X(j0 + c, k0 + q), a panel of X^T: rows are output
-// pixels, columns kernel taps.
+// pixels, columns kernel taps. Filled a tap (column) at a time, so that
+// each run of pixels in one output row reads contiguous x (at stride 1).
 static void pack_im2col_t(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
 {
   const conv_image *im = b_src;
   const nn_conv_params *p = im->p;
-  tap taps[NN_NR];
-  for (int c = 0; c < nr; c++)
-    taps[c] = tap_of(j0 + c, p);
-  int i = k0 / p->ow, jj = k0 % p->ow;
-  for (int q = 0; q < kc; q++) {
-    float *out = bp + q * NN_NR;
-    int ih0 = i * p->stride_h, iw0 = jj * p->stride_w;
-    for (int c = 0; c < nr; c++) {
-      int ih = ih0 + taps[c].du, iw = iw0 + taps[c].dv;
-      out[c] = ih >= 0 && ih < p->h && iw >= 0 && iw < p->w
-                   ? im->x[((ptrdiff_t)taps[c].ci * p->h + ih) * p->w + iw]
-                   : 0.0f;
-    }
-    for (int c = nr; c < NN_NR; c++)
-      out[c] = 0.0f;
-    if (++jj == p->ow) {
-      jj = 0;
-      i++;
+  pixel_run runs[NN_KC];
+  int nruns = pixel_runs(runs, k0, kc, p->ow);
+  int sw = p->stride_w, w = p->w;
+  for (int q = 0; q < kc; q++)
+    for (int c = 0; c < NN_NR; c++)
+      bp[q * NN_NR + c] = 0.0f;
+  for (int c = 0; c < nr; c++) {
+    tap t = tap_of(j0 + c, p);
+    const float *xc = im->x + (ptrdiff_t)t.ci * p->h * w;
+    for (int r = 0; r < nruns; r++) {
+      int ih = runs[r].i * p->stride_h + t.du;
+      if (ih < 0 || ih >= p->h)
+        continue;
+      int iw0 = runs[r].jj * sw + t.dv, t0, t1;
+      run_inside(&t0, &t1, iw0, sw, w, runs[r].len);
+      const float *src = xc + (ptrdiff_t)ih * w + iw0;
+      float *dst = bp + runs[r].c * NN_NR + c;
+      for (int s = t0; s < t1; s++)
+        dst[s * NN_NR] = src[(ptrdiff_t)s * sw];
     }
   }
 }
@@ -198,12 +197,80 @@ static void scatter_col2im(void *y_dst, const float *tile, int i0, int mr, int j
         continue;
       int iw0 = runs[k].jj * sw + t.dv;
       int t0, t1;
-      valid_range(&t0, &t1, iw0, sw, p->w, runs[k].len);
+      run_inside(&t0, &t1, iw0, sw, p->w, runs[k].len);
       float *dxr = im->dx + ((ptrdiff_t)t.ci * p->h + ih) * p->w + iw0;
       const float *src = row + runs[k].c;
       for (int s = t0; s < t1; s++)
         dxr[(ptrdiff_t)s * sw] += src[s];
     }
+  }
+}
+
+// An unpadded stride-1 convolution can run over "wide" output rows of w
+// pixels instead of ow: wide pixel J = i*w + jj reads x[J + u*dil_h*w +
+// v*dil_w] through tap (u, v), so every row of X is one contiguous piece
+// of x. The w - ow extra pixels of each row (which read the next row) are
+// computed and dropped; the last row stops at ow, so nothing past x is read.
+static int is_wide(const nn_conv_params *p)
+{
+  return p->stride_h == 1 && p->stride_w == 1 && p->pad_t == 0 && p->pad_l == 0 &&
+         p->oh + (p->kh - 1) * p->dil_h == p->h && p->ow + (p->kw - 1) * p->dil_w == p->w &&
+         p->ow < p->w;
+}
+
+static int wide_count(const nn_conv_params *p)
+{
+  return (p->oh - 1) * p->w + p->ow;
+}
+
+// bp[q*NN_NR + c] = X(k0 + q, J0 + c) over wide pixels: see is_wide().
+static void pack_wide(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
+{
+  const conv_image *im = b_src;
+  const nn_conv_params *p = im->p;
+  int taps = p->kh * p->kw, w = p->w;
+  ptrdiff_t plane = (ptrdiff_t)p->h * w;
+  int ci = k0 / taps, u = k0 % taps / p->kw, v = k0 % p->kw;
+  for (int q = 0; q < kc; q++) {
+    float *out = bp + q * NN_NR;
+    const float *src = im->x + ci * plane + (ptrdiff_t)u * p->dil_h * w + v * p->dil_w + j0;
+    int c = 0;
+    for (; c < nr; c++)
+      out[c] = src[c];
+    for (; c < NN_NR; c++)
+      out[c] = 0.0f;
+    if (++v == p->kw) {
+      v = 0;
+      if (++u == p->kh) {
+        u = 0;
+        ci++;
+      }
+    }
+  }
+}
+
+// The output of the wide product: rows are output channels of y (oh*ow
+// each, at y_dst's y), columns wide pixels; the extra ones are dropped.
+typedef struct {
+  float *y;
+  const nn_conv_params *p;
+} wide_output;
+
+static void store_wide(void *y_dst, const float *tile, int i0, int mr, int j0, int nr)
+{
+  const wide_output *out = y_dst;
+  int w = out->p->w, ow = out->p->ow, plane = out->p->oh * ow;
+  for (int c = 0; c < nr;) {
+    int i = (j0 + c) / w, jj = (j0 + c) % w;
+    int len = w - jj < nr - c ? w - jj : nr - c; // to the end of the wide row
+    int keep = ow - jj < len ? ow - jj : len;   // of which real pixels
+    for (int r = 0; r < mr; r++) {
+      float *yr = out->y + (ptrdiff_t)(i0 + r) * plane + i * ow + jj;
+      const float *tr = tile + r * NN_NR + c;
+      for (int t = 0; t < keep; t++)
+        yr[t] += tr[t];
+    }
+    c += len;
   }
 }
 
@@ -224,6 +291,11 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
         nn_strided xs = {xg, in_plane, 1};
         nn_gemm_engine(yg, out_plane, NULL, wg, k, 1, 1.0f, nn_pack_strided, &xs, mg,
                        out_plane, k);
+      } else if (is_wide(p)) {
+        conv_image im = {xg, NULL, p};
+        wide_output out = {yg, p};
+        nn_gemm_engine(&out, 0, store_wide, wg, k, 1, 1.0f, pack_wide, &im, mg, wide_count(p),
+                       k);
       } else {
         conv_image im = {xg, NULL, p};
         nn_gemm_engine(yg, out_plane, NULL, wg, k, 1, 1.0f, pack_im2col, &im, mg, out_plane,

@@ -213,6 +213,12 @@ static void test_conv_large_shapes_cross_engine_blocks(void **state)
   check_against_reference(&g, 0);
   nn_conv_params q = make(1, 300, 3, 7, 40, 1, 1, 1, 1, 1, 0, 0, 0, 0);
   check_against_reference(&q, 1);
+  // Unpadded at stride 1: the "wide rows" path, with rows longer and
+  // shorter than a panel, dilation, and n = 2.
+  nn_conv_params wide = make(1, 20, 9, 40, 12, 3, 5, 1, 1, 2, 0, 0, 0, 0);
+  check_against_reference(&wide, 1);
+  nn_conv_params narrow = make(2, 8, 7, 7, 9, 3, 3, 1, 1, 1, 0, 0, 0, 0);
+  check_against_reference(&narrow, 0);
 }
 
 static void test_conv_1x1_hand_computed(void **state)
