@@ -255,18 +255,18 @@ def instrument(src, dst, func):
 
 
 def classify(kernel, f):
-    """A readable kernel label; convolutions by kind, from the call's parameters."""
+    """A readable kernel label; convolutions by the path runtime/kernels/conv.c takes."""
     if kernel is None:
         return "(no call)"
     label = kernel[3:].replace("_forward", "").replace("_", " ")
     if kernel.startswith("nn_conv_"):
-        if f["group"] > 1 and f["group"] == f["c"]:
+        if f["c"] == f["group"]:
             kind = "depthwise %dx%d" % (f["kh"], f["kw"])
         elif f["kh"] == f["kw"] == 1 and f["stride_h"] == f["stride_w"] == 1 and \
                 f["pad_t"] == f["pad_l"] == 0:
             kind = "1x1 (gemm)"
         else:
-            kind = "direct %dx%d" % (f["kh"], f["kw"])
+            kind = "%dx%d (im2col gemm)" % (f["kh"], f["kw"])
         label = label.replace("conv", "conv " + kind)
     return label
 

@@ -25,6 +25,12 @@
 #include "gemm_engine.h"
 
 #if defined(__GNUC__)
+#define NN_NOINLINE __attribute__((noinline))
+#else
+#define NN_NOINLINE
+#endif
+
+#if defined(__GNUC__)
 #define NN_UNROLL _Pragma("GCC unroll 32")
 #else
 #define NN_UNROLL
@@ -142,46 +148,69 @@ static void pack_a(float *restrict ap, const float *a, int a_rs, int a_cs, int m
       ap[r * kc + p] = a[(ptrdiff_t)r * a_rs + (ptrdiff_t)p * a_cs];
 }
 
+// The products of one block of A (rows i0.., products k0..): every panel
+// of B, packed into bp, times every MR-row strip of the block, whose rows
+// start lda apart at ablock and are contiguous along k.
+static void multiply_block(void *y, int ldy, nn_unpack_fn *unpack, const float *ablock,
+                           ptrdiff_t lda, float alpha, nn_pack_fn *pack_b, const void *b_src,
+                           int i0, int mc, int k0, int kc, int n, float *restrict bp)
+{
+  float tile[NN_MR * NN_NR];
+  for (int j0 = 0; j0 < n; j0 += NN_NR) {
+    int nr = n - j0 < NN_NR ? n - j0 : NN_NR;
+    pack_b(bp, b_src, k0, kc, j0, nr);
+    for (int s = 0; s < mc; s += NN_MR) {
+      int mr = mc - s < NN_MR ? mc - s : NN_MR;
+      const float *rows[NN_MR];
+      for (int r = 0; r < NN_MR; r++)
+        rows[r] = ablock + (s + (r < mr ? r : mr - 1)) * lda;
+      micro_kernel(tile, rows, bp, kc);
+      if (unpack != NULL) {
+        if (alpha != 1.0f)
+          for (int c = 0; c < NN_MR * NN_NR; c++)
+            tile[c] *= alpha;
+        unpack(y, tile, i0 + s, mr, j0, nr);
+      } else {
+        add_tile((float *)y + (ptrdiff_t)(i0 + s) * ldy + j0, ldy, tile, mr, nr, alpha);
+      }
+    }
+  }
+}
+
+// An A whose rows are not contiguous (a_cs != 1) is copied a block at a
+// time; kept out of line so that the common case does not carry the copy
+// on its stack.
+static NN_NOINLINE void gemm_copied_a(void *y, int ldy, nn_unpack_fn *unpack, const float *a,
+                                      int a_rs, int a_cs, float alpha, nn_pack_fn *pack_b,
+                                      const void *b_src, int m, int n, int k)
+{
+  float bp[NN_KC * NN_NR];
+  float ap[NN_PACK_MC * NN_KC];
+  for (int i0 = 0; i0 < m; i0 += NN_PACK_MC) {
+    int mc = m - i0 < NN_PACK_MC ? m - i0 : NN_PACK_MC;
+    for (int k0 = 0; k0 < k; k0 += NN_KC) {
+      int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
+      pack_a(ap, a + (ptrdiff_t)i0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, mc, kc);
+      multiply_block(y, ldy, unpack, ap, kc, alpha, pack_b, b_src, i0, mc, k0, kc, n, bp);
+    }
+  }
+}
+
 void nn_gemm_engine(void *y, int ldy, nn_unpack_fn *unpack, const float *a, int a_rs,
                     int a_cs, float alpha, nn_pack_fn *pack_b, const void *b_src, int m,
                     int n, int k)
 {
+  if (a_cs != 1) {
+    gemm_copied_a(y, ldy, unpack, a, a_rs, a_cs, alpha, pack_b, b_src, m, n, k);
+    return;
+  }
   float bp[NN_KC * NN_NR];
-  float ap[NN_PACK_MC * NN_KC];
-  float tile[NN_MR * NN_NR];
-  int direct = a_cs == 1;
-  int mc_step = direct ? NN_MC : NN_PACK_MC;
-  for (int i0 = 0; i0 < m; i0 += mc_step) {
-    int mc = m - i0 < mc_step ? m - i0 : mc_step;
+  for (int i0 = 0; i0 < m; i0 += NN_MC) {
+    int mc = m - i0 < NN_MC ? m - i0 : NN_MC;
     for (int k0 = 0; k0 < k; k0 += NN_KC) {
       int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
-      // Rows of this block of A, lda apart, contiguous along k.
-      const float *ablock = a + (ptrdiff_t)i0 * a_rs + (ptrdiff_t)k0 * a_cs;
-      ptrdiff_t lda = a_rs;
-      if (!direct) {
-        pack_a(ap, ablock, a_rs, a_cs, mc, kc);
-        ablock = ap;
-        lda = kc;
-      }
-      for (int j0 = 0; j0 < n; j0 += NN_NR) {
-        int nr = n - j0 < NN_NR ? n - j0 : NN_NR;
-        pack_b(bp, b_src, k0, kc, j0, nr);
-        for (int s = 0; s < mc; s += NN_MR) {
-          int mr = mc - s < NN_MR ? mc - s : NN_MR;
-          const float *rows[NN_MR];
-          for (int r = 0; r < NN_MR; r++)
-            rows[r] = ablock + (s + (r < mr ? r : mr - 1)) * lda;
-          micro_kernel(tile, rows, bp, kc);
-          if (unpack != NULL) {
-            if (alpha != 1.0f)
-              for (int c = 0; c < NN_MR * NN_NR; c++)
-                tile[c] *= alpha;
-            unpack(y, tile, i0 + s, mr, j0, nr);
-          } else {
-            add_tile((float *)y + (ptrdiff_t)(i0 + s) * ldy + j0, ldy, tile, mr, nr, alpha);
-          }
-        }
-      }
+      multiply_block(y, ldy, unpack, a + (ptrdiff_t)i0 * a_rs + k0, a_rs, alpha, pack_b,
+                     b_src, i0, mc, k0, kc, n, bp);
     }
   }
 }

@@ -12,9 +12,11 @@
  *
  * Tile sizes come from the target: the micro-kernel of gemm_engine.c keeps
  * an NN_MR x NN_NR block of y in vector registers. Packing buffers live on
- * the stack while the engine runs: (NN_MC + NN_NR) * NN_KC + NN_MR * NN_NR
- * floats, about 100 KB with the host defaults. Small targets lower them
- * (-DNN_GEMM_KC=64 -DNN_GEMM_MC=16: under 10 KB).
+ * the stack while the engine runs: NN_KC * NN_NR + NN_MR * NN_NR floats
+ * (33 KB on AVX-512), and NN_PACK_MC * NN_KC more when A must be copied
+ * (a transposed A: some backward products). Small targets lower them:
+ * Cortex-M builds take -DNN_GEMM_KC=64 -DNN_GEMM_NR=8 -DNN_GEMM_PACK_MC=8
+ * (2.3 KB, and 2 KB more for a copied A).
  */
 #ifndef NN_GEMM_ENGINE_H
 #define NN_GEMM_ENGINE_H
