@@ -10,10 +10,13 @@
  * K x NR panel at a time and pack_im2col() gathers it from x, copying each
  * run of pixels that lies in one output row (contiguous at stride 1) and
  * writing zeros for padding. A 1x1, stride-1, unpadded convolution reads x
- * itself as X. The backward is two more products through the same engine:
+ * itself as X; any other unpadded stride-1 one runs over "wide" rows (see
+ * is_wide()), where every row of X is one contiguous piece of x. The
+ * backward is two more products through the same engine:
  *   dw(mg, K)    += dy(mg, N) * X^T      (pack_im2col_t gathers X^T panels)
  *   dX(K, N)      = w^T * dy(mg, N)      (scatter_col2im adds each tile of
- *                                         dX into the dx positions it came from)
+ *                                         dX into the dx positions it came
+ *                                         from; add_dx_wide over wide rows)
  * Depthwise convolutions (one input channel per group), where the product
  * degenerates to K = kh*kw, go to depthwise.c.
  *
@@ -274,6 +277,53 @@ static void store_wide(void *y_dst, const float *tile, int i0, int mr, int j0, i
   }
 }
 
+// The gradient of the output over wide pixels: dY(o, J) for real pixels,
+// 0 for the extra ones, so that they add nothing. b_src is a conv_image
+// whose x is dy's plane of output channel 0.
+static void pack_dy_wide(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
+{
+  const conv_image *im = b_src;
+  const nn_conv_params *p = im->p;
+  int w = p->w, ow = p->ow, plane = p->oh * ow;
+  for (int q = 0; q < kc; q++) {
+    float *out = bp + q * NN_NR;
+    const float *dyo = im->x + (ptrdiff_t)(k0 + q) * plane;
+    for (int c = 0; c < NN_NR; c++)
+      out[c] = 0.0f;
+    for (int c = 0; c < nr;) {
+      int i = (j0 + c) / w, jj = (j0 + c) % w;
+      int len = w - jj < nr - c ? w - jj : nr - c;
+      for (int t = 0; t < ow - jj && t < len; t++)
+        out[c + t] = dyo[i * ow + jj + t];
+      c += len;
+    }
+  }
+}
+
+// dX(K, J) over wide pixels, added into dx: row k = tap (u, v) of channel
+// ci of a wide pixel J is x[ci][J + u*dil_h*w + v*dil_w], so each run of
+// real pixels is one contiguous add.
+static void add_dx_wide(void *y_dst, const float *tile, int i0, int mr, int j0, int nr)
+{
+  const conv_image *im = y_dst;
+  const nn_conv_params *p = im->p;
+  int w = p->w, ow = p->ow;
+  for (int r = 0; r < mr; r++) {
+    tap t = tap_of(i0 + r, p);
+    float *dxr = im->dx + (ptrdiff_t)t.ci * p->h * w + (ptrdiff_t)(t.du + p->pad_t) * w +
+                 (t.dv + p->pad_l) + j0;
+    const float *row = tile + r * NN_NR;
+    for (int c = 0; c < nr;) {
+      int jj = (j0 + c) % w;
+      int len = w - jj < nr - c ? w - jj : nr - c;
+      int keep = ow - jj < len ? ow - jj : len;
+      for (int s = 0; s < keep; s++)
+        dxr[c + s] += row[c + s];
+      c += len;
+    }
+  }
+}
+
 void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
                      const float *b, const nn_conv_params *p)
 {
@@ -360,6 +410,10 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
         if (is_pointwise(p)) {
           nn_gemm_engine(dx + xo, in_plane, NULL, w + wo, 1, k, 1.0f, nn_pack_strided, &dys,
                          k, out_plane, mg);
+        } else if (is_wide(p)) {
+          conv_image dys_wide = {dyg, NULL, p}, im = {NULL, dx + xo, p};
+          nn_gemm_engine(&im, 0, add_dx_wide, w + wo, 1, k, 1.0f, pack_dy_wide, &dys_wide, k,
+                         wide_count(p), mg);
         } else {
           conv_image im = {NULL, dx + xo, p};
           nn_gemm_engine(&im, 0, scatter_col2im, w + wo, 1, k, 1.0f, nn_pack_strided, &dys,
