@@ -174,9 +174,9 @@ void nn_binary_forward(float *y, const float *a, const float *b, nn_binop op,
 //   Pow  da += g*b*a^(b-1), 0 where b == 0
 //        db += g*y*log(a),  0 where a == 0 and b >= 0   (torch's pow_backward)
 //   PRelu da += a > 0 ? g : g*b    db += a > 0 ? 0 : g*a   (torch's prelu)
-static void binary_backward_row(float *da, float *db, const float *dy,
-                                const float *a, int sa, const float *b, int sb,
-                                const float *y, int n, nn_binop op)
+static inline void backward_row(float *da, float *db, const float *dy, const float *a,
+                                int sa, const float *b, int sb, const float *y, int n,
+                                nn_binop op)
 {
   int i;
   switch (op) {
@@ -254,6 +254,22 @@ static void binary_backward_row(float *da, float *db, const float *dy,
       }
     break;
   }
+}
+
+// backward_row with the common stride pairs as constants, so that those
+// loops vectorise; anything else takes the general loops.
+static void binary_backward_row(float *da, float *db, const float *dy, const float *a,
+                                int sa, const float *b, int sb, const float *y, int n,
+                                nn_binop op)
+{
+  if (sa == 1 && sb == 1)
+    backward_row(da, db, dy, a, 1, b, 1, y, n, op);
+  else if (sa == 1 && sb == 0)
+    backward_row(da, db, dy, a, 1, b, 0, y, n, op);
+  else if (sa == 0 && sb == 1)
+    backward_row(da, db, dy, a, 0, b, 1, y, n, op);
+  else
+    backward_row(da, db, dy, a, sa, b, sb, y, n, op);
 }
 
 // p + off, or NULL for an operand the op does not read (NULL + off would
