@@ -260,7 +260,7 @@ def classify(kernel, f):
         return "(no call)"
     label = kernel[3:].replace("_forward", "").replace("_", " ")
     if kernel.startswith("nn_conv_"):
-        if f["c"] == f["group"]:
+        if f["c"] == f["group"] > 1:
             kind = "depthwise %dx%d" % (f["kh"], f["kw"])
         elif f["kh"] == f["kw"] == 1 and f["stride_h"] == f["stride_w"] == 1 and \
                 f["pad_t"] == f["pad_l"] == 0:

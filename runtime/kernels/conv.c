@@ -17,13 +17,16 @@
  *   dX(K, N)      = w^T * dy(mg, N)      (scatter_col2im adds each tile of
  *                                         dX into the dx positions it came
  *                                         from; add_dx_wide over wide rows)
- * Depthwise convolutions (one input channel per group), where the product
- * degenerates to K = kh*kw, go to depthwise.c.
+ * Depthwise convolutions (one input channel per group, more than one group),
+ * where the product degenerates to K = kh*kw per group, go to depthwise.c; a
+ * single-channel input with one group (a first layer on grey images) is one
+ * product with all output channels as its rows, so it stays here.
  *
  * Deliberately not here: Winograd or FFT algorithms, scratch memory (the
  * engine's panels are on its stack), and auto_pad or shape arithmetic (the
  * compiler turns them into pad_t/pad_l and oh/ow).
  */
+#include "depthwise.h"
 #include "gemm_engine.h"
 
 // Smallest j >= 0 with j*stride + off >= lo, for stride > 0.
@@ -104,49 +107,64 @@ static tap tap_of(int kidx, const nn_conv_params *p)
   return t;
 }
 
+// One piece of a packed row: dst[c] = plane[src + c*stride_w], c < len.
+typedef struct {
+  int dst, src, len;
+} piece;
+
 // bp[q*NN_NR + c] = X(k0 + q, j0 + c): see nn_pack_fn. Row k of X is tap
-// (u, v) of channel ci = k / (kh*kw); a run of pixels reads, through it, a
-// contiguous (at stride 1) piece of one row of x, cut where it leaves x.
+// t = k % (kh*kw) of channel k / (kh*kw), and every channel reads the same
+// places of its own plane through a tap: so the pieces of x a tap reads
+// (one per run of pixels, cut where it leaves x) are worked out once, then
+// copied for each channel. A row that is one whole piece (the common case
+// inside the image at stride 1) is a fixed-length copy.
 static void pack_im2col(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
 {
   const conv_image *im = b_src;
   const nn_conv_params *p = im->p;
   pixel_run runs[NN_NR];
   int nruns = pixel_runs(runs, j0, nr, p->ow);
-  int row0[NN_NR], col0[NN_NR]; // input position of each run's first pixel, tap (0, 0)
-  for (int r = 0; r < nruns; r++) {
-    row0[r] = runs[r].i * p->stride_h - p->pad_t;
-    col0[r] = runs[r].jj * p->stride_w - p->pad_l;
-  }
   int taps = p->kh * p->kw, sw = p->stride_w, w = p->w;
   ptrdiff_t plane = (ptrdiff_t)p->h * w;
-  int ci = k0 / taps, u = k0 % taps / p->kw, v = k0 % p->kw;
-  for (int q = 0; q < kc; q++) {
-    float *out = bp + q * NN_NR;
-    for (int c = 0; c < NN_NR; c++)
-      out[c] = 0.0f;
-    const float *xc = im->x + ci * plane;
+  for (int t = 0; t < taps; t++) {
+    int first = ((t - k0 % taps) + taps) % taps; // first row of this tap
+    if (first >= kc)
+      continue;
+    int u = t / p->kw, v = t % p->kw;
+    piece pieces[NN_NR];
+    int npieces = 0;
     for (int r = 0; r < nruns; r++) {
-      int ih = row0[r] + u * p->dil_h;
+      int ih = runs[r].i * p->stride_h + u * p->dil_h - p->pad_t;
       if (ih < 0 || ih >= p->h)
         continue;
-      int iw0 = col0[r] + v * p->dil_w, len = runs[r].len;
-      float *dst = out + runs[r].c;
-      const float *src = xc + (ptrdiff_t)ih * w + iw0;
-      int t0, t1;
-      run_inside(&t0, &t1, iw0, sw, w, len);
-      if (sw == 1)
-        for (int t = t0; t < t1; t++)
-          dst[t] = src[t];
-      else
-        for (int t = t0; t < t1; t++)
-          dst[t] = src[(ptrdiff_t)t * sw];
+      int iw0 = runs[r].jj * sw + v * p->dil_w - p->pad_l, t0, t1;
+      run_inside(&t0, &t1, iw0, sw, w, runs[r].len);
+      if (t1 > t0) {
+        piece pc = {runs[r].c + t0, ih * w + iw0 + t0 * sw, t1 - t0};
+        pieces[npieces++] = pc;
+      }
     }
-    if (++v == p->kw) {
-      v = 0;
-      if (++u == p->kh) {
-        u = 0;
-        ci++;
+    int whole = npieces == 1 && pieces[0].len == NN_NR && sw == 1;
+    const float *xc = im->x + (ptrdiff_t)((k0 + first) / taps) * plane;
+    for (int q = first; q < kc; q += taps, xc += plane) {
+      float *out = bp + q * NN_NR;
+      if (whole) {
+        const float *src = xc + pieces[0].src;
+        for (int c = 0; c < NN_NR; c++)
+          out[c] = src[c];
+        continue;
+      }
+      for (int c = 0; c < NN_NR; c++)
+        out[c] = 0.0f;
+      for (int i = 0; i < npieces; i++) {
+        float *dst = out + pieces[i].dst;
+        const float *src = xc + pieces[i].src;
+        if (sw == 1)
+          for (int c = 0; c < pieces[i].len; c++)
+            dst[c] = src[c];
+        else
+          for (int c = 0; c < pieces[i].len; c++)
+            dst[c] = src[(ptrdiff_t)c * sw];
       }
     }
   }
@@ -328,6 +346,10 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
                      const float *b, const nn_conv_params *p)
 {
   int cg = p->c / p->group, mg = p->m / p->group;
+  if (cg == 1 && p->group > 1) {
+    nn_depthwise_forward(y, x, w, b, p);
+    return;
+  }
   int k = cg * p->kh * p->kw;
   int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
   for (int img = 0; img < p->n; img++) {
@@ -335,25 +357,24 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
       float *yg = y + ((ptrdiff_t)img * p->m + (ptrdiff_t)g * mg) * out_plane;
       const float *xg = x + ((ptrdiff_t)img * p->c + (ptrdiff_t)g * cg) * in_plane;
       const float *wg = w + (ptrdiff_t)g * mg * k;
-      for (int o = 0; o < mg; o++)
-        nn_fill(yg + (ptrdiff_t)o * out_plane, b != NULL ? b[g * mg + o] : 0.0f, out_plane);
+      conv_image im = {xg, NULL, p};
+      nn_gemm_epilogue ep = {b != NULL ? b + g * mg : NULL, p->act, p->act_alpha, p->act_beta};
       if (is_pointwise(p)) {
         nn_strided xs = {xg, in_plane, 1};
-        nn_gemm_engine(yg, out_plane, NULL, wg, k, 1, 1.0f, nn_pack_strided, &xs, mg,
-                       out_plane, k);
+        nn_gemm_engine_into(yg, out_plane, &ep, wg, k, nn_pack_strided, &xs, mg, out_plane, k);
       } else if (is_wide(p)) {
-        conv_image im = {xg, NULL, p};
         wide_output out = {yg, p};
+        for (int o = 0; o < mg; o++)
+          nn_fill(yg + (ptrdiff_t)o * out_plane, ep.bias != NULL ? ep.bias[o] : 0.0f,
+                  out_plane);
         nn_gemm_engine(&out, 0, store_wide, wg, k, 1, 1.0f, pack_wide, &im, mg, wide_count(p),
                        k);
+        nn_act_forward(yg, yg, mg * out_plane, p->act, p->act_alpha, p->act_beta);
       } else {
-        conv_image im = {xg, NULL, p};
-        nn_gemm_engine(yg, out_plane, NULL, wg, k, 1, 1.0f, pack_im2col, &im, mg, out_plane,
-                       k);
+        nn_gemm_engine_into(yg, out_plane, &ep, wg, k, pack_im2col, &im, mg, out_plane, k);
       }
     }
   }
-  nn_act_forward(y, y, p->n * p->m * out_plane, p->act, p->act_alpha, p->act_beta);
 }
 
 // sum_t a[t], t < n, with 8 partial sums so that it vectorises without
@@ -384,6 +405,10 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
                       const float *x, const float *w, const nn_conv_params *p)
 {
   int cg = p->c / p->group, mg = p->m / p->group;
+  if (cg == 1 && p->group > 1) {
+    nn_depthwise_backward(dx, dw, db, dy, x, w, p);
+    return;
+  }
   int k = cg * p->kh * p->kw;
   int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
   for (int img = 0; img < p->n; img++) {

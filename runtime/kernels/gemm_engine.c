@@ -121,22 +121,42 @@ void nn_pack_strided(float *bp, const void *b_src, int k0, int kc, int j0, int n
   }
 }
 
-// y(mr, nr) += alpha * tile(mr, nr); y rows ldy apart, tile rows NN_NR apart.
+// y(mr, nr) += alpha * tile(mr, nr); y rows ldy apart, tile rows NN_NR
+// apart. With an epilogue, the first panel of k replaces y by bias + tile
+// and the last applies the activation.
 static void add_tile(float *restrict y, int ldy, float *restrict tile, int mr, int nr,
-                     float alpha)
+                     float alpha, const nn_gemm_epilogue *ep, int i0, int first, int last)
 {
   if (alpha != 1.0f)
     for (int c = 0; c < NN_MR * NN_NR; c++)
       tile[c] *= alpha;
+  if (ep != NULL && first) {
+    // The tile is all of y's value: finish it in place, then store it.
+    for (int r = 0; r < mr; r++) {
+      float b = ep->bias != NULL ? ep->bias[i0 + r] : 0.0f;
+      for (int c = 0; c < NN_NR; c++)
+        tile[r * NN_NR + c] += b;
+    }
+    if (last)
+      nn_act_forward(tile, tile, NN_MR * NN_NR, ep->act, ep->act_alpha, ep->act_beta);
+    for (int r = 0; r < mr; r++)
+      for (int c = 0; c < nr; c++)
+        y[(ptrdiff_t)r * ldy + c] = tile[r * NN_NR + c];
+    return;
+  }
   if (mr == NN_MR && nr == NN_NR) {
     for (int r = 0; r < NN_MR; r++)
       for (int c = 0; c < NN_NR; c++)
         y[(ptrdiff_t)r * ldy + c] += tile[r * NN_NR + c];
-    return;
+  } else {
+    for (int r = 0; r < mr; r++)
+      for (int c = 0; c < nr; c++)
+        y[(ptrdiff_t)r * ldy + c] += tile[r * NN_NR + c];
   }
-  for (int r = 0; r < mr; r++)
-    for (int c = 0; c < nr; c++)
-      y[(ptrdiff_t)r * ldy + c] += tile[r * NN_NR + c];
+  if (ep != NULL && last)
+    for (int r = 0; r < mr; r++)
+      nn_act_forward(y + (ptrdiff_t)r * ldy, y + (ptrdiff_t)r * ldy, nr, ep->act,
+                     ep->act_alpha, ep->act_beta);
 }
 
 // ap(mc, kc) = A(i0.., k0..) row-major, for an A whose rows are not
@@ -151,9 +171,10 @@ static void pack_a(float *restrict ap, const float *a, int a_rs, int a_cs, int m
 // The products of one block of A (rows i0.., products k0..): every panel
 // of B, packed into bp, times every MR-row strip of the block, whose rows
 // start lda apart at ablock and are contiguous along k.
-static void multiply_block(void *y, int ldy, nn_unpack_fn *unpack, const float *ablock,
-                           ptrdiff_t lda, float alpha, nn_pack_fn *pack_b, const void *b_src,
-                           int i0, int mc, int k0, int kc, int n, float *restrict bp)
+static void multiply_block(void *y, int ldy, nn_unpack_fn *unpack,
+                           const nn_gemm_epilogue *ep, const float *ablock, ptrdiff_t lda,
+                           float alpha, nn_pack_fn *pack_b, const void *b_src, int i0, int mc,
+                           int k0, int kc, int k, int n, float *restrict bp)
 {
   float tile[NN_MR * NN_NR];
   for (int j0 = 0; j0 < n; j0 += NN_NR) {
@@ -171,7 +192,8 @@ static void multiply_block(void *y, int ldy, nn_unpack_fn *unpack, const float *
             tile[c] *= alpha;
         unpack(y, tile, i0 + s, mr, j0, nr);
       } else {
-        add_tile((float *)y + (ptrdiff_t)(i0 + s) * ldy + j0, ldy, tile, mr, nr, alpha);
+        add_tile((float *)y + (ptrdiff_t)(i0 + s) * ldy + j0, ldy, tile, mr, nr, alpha, ep,
+                 i0 + s, k0 == 0, k0 + kc == k);
       }
     }
   }
@@ -191,7 +213,24 @@ static NN_NOINLINE void gemm_copied_a(void *y, int ldy, nn_unpack_fn *unpack, co
     for (int k0 = 0; k0 < k; k0 += NN_KC) {
       int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
       pack_a(ap, a + (ptrdiff_t)i0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, mc, kc);
-      multiply_block(y, ldy, unpack, ap, kc, alpha, pack_b, b_src, i0, mc, k0, kc, n, bp);
+      multiply_block(y, ldy, unpack, NULL, ap, kc, alpha, pack_b, b_src, i0, mc, k0, kc, k, n,
+                     bp);
+    }
+  }
+}
+
+// The blocks of an A with contiguous rows, read in place.
+static void gemm_direct_a(void *y, int ldy, nn_unpack_fn *unpack, const nn_gemm_epilogue *ep,
+                          const float *a, int a_rs, float alpha, nn_pack_fn *pack_b,
+                          const void *b_src, int m, int n, int k)
+{
+  float bp[NN_KC * NN_NR];
+  for (int i0 = 0; i0 < m; i0 += NN_MC) {
+    int mc = m - i0 < NN_MC ? m - i0 : NN_MC;
+    for (int k0 = 0; k0 < k; k0 += NN_KC) {
+      int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
+      multiply_block(y, ldy, unpack, ep, a + (ptrdiff_t)i0 * a_rs + k0, a_rs, alpha, pack_b,
+                     b_src, i0, mc, k0, kc, k, n, bp);
     }
   }
 }
@@ -200,17 +239,22 @@ void nn_gemm_engine(void *y, int ldy, nn_unpack_fn *unpack, const float *a, int 
                     int a_cs, float alpha, nn_pack_fn *pack_b, const void *b_src, int m,
                     int n, int k)
 {
-  if (a_cs != 1) {
+  if (a_cs != 1)
     gemm_copied_a(y, ldy, unpack, a, a_rs, a_cs, alpha, pack_b, b_src, m, n, k);
+  else
+    gemm_direct_a(y, ldy, unpack, NULL, a, a_rs, alpha, pack_b, b_src, m, n, k);
+}
+
+void nn_gemm_engine_into(float *y, int ldy, const nn_gemm_epilogue *ep, const float *a,
+                         int a_rs, nn_pack_fn *pack_b, const void *b_src, int m, int n, int k)
+{
+  if (k == 0) { // no products: y is the bias alone
+    for (int i = 0; i < m; i++)
+      nn_fill(y + (ptrdiff_t)i * ldy, ep->bias != NULL ? ep->bias[i] : 0.0f, n);
+    for (int i = 0; i < m; i++)
+      nn_act_forward(y + (ptrdiff_t)i * ldy, y + (ptrdiff_t)i * ldy, n, ep->act,
+                     ep->act_alpha, ep->act_beta);
     return;
   }
-  float bp[NN_KC * NN_NR];
-  for (int i0 = 0; i0 < m; i0 += NN_MC) {
-    int mc = m - i0 < NN_MC ? m - i0 : NN_MC;
-    for (int k0 = 0; k0 < k; k0 += NN_KC) {
-      int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
-      multiply_block(y, ldy, unpack, a + (ptrdiff_t)i0 * a_rs + k0, a_rs, alpha, pack_b,
-                     b_src, i0, mc, k0, kc, n, bp);
-    }
-  }
+  gemm_direct_a(y, ldy, NULL, ep, a, a_rs, 1.0f, pack_b, b_src, m, n, k);
 }

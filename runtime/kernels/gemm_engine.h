@@ -87,4 +87,20 @@ void nn_gemm_engine(void *y, int ldy, nn_unpack_fn *unpack, const float *a, int 
                     int a_cs, float alpha, nn_pack_fn *pack_b, const void *b_src, int m,
                     int n, int k);
 
+// What the engine does to y besides adding A * B: y starts at bias[i]
+// for row i (0 when bias is NULL) instead of its old value, which is not
+// read, and act is applied to each tile once it is final, while it is
+// still in cache. Saves the separate passes over y of a bias fill and an
+// activation.
+typedef struct {
+  const float *bias;
+  nn_act act;
+  float act_alpha, act_beta;
+} nn_gemm_epilogue;
+
+// y(m, n) = act(bias + A(m, k) * B(k, n)) with A(i, p) = a[i*a_rs + p], y
+// dense with rows ldy apart.
+void nn_gemm_engine_into(float *y, int ldy, const nn_gemm_epilogue *ep, const float *a,
+                         int a_rs, nn_pack_fn *pack_b, const void *b_src, int m, int n, int k);
+
 #endif

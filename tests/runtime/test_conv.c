@@ -207,12 +207,20 @@ static void test_conv_large_shapes_cross_engine_blocks(void **state)
   (void)state;
   nn_conv_params p = make(1, 32, 9, 11, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1);
   check_against_reference(&p, 1);
+  p.act = NN_ACT_LEAKY_RELU; // applied after the last of two panels of products
+  p.act_alpha = 0.1f;
+  check_against_reference(&p, 1);
   nn_conv_params s = make(1, 30, 13, 17, 20, 3, 3, 1, 2, 2, 2, 1, 0, 2);
   check_against_reference(&s, 1);
   nn_conv_params g = make(2, 16, 5, 40, 10, 3, 3, 2, 1, 1, 1, 1, 1, 1);
   check_against_reference(&g, 0);
   nn_conv_params q = make(1, 300, 3, 7, 40, 1, 1, 1, 1, 1, 0, 0, 0, 0);
   check_against_reference(&q, 1);
+  q.act = NN_ACT_RELU;
+  check_against_reference(&q, 0);
+  nn_conv_params r = make(2, 24, 3, 7, 40, 1, 1, 1, 1, 1, 0, 0, 0, 0); // one panel
+  r.act = NN_ACT_RELU;
+  check_against_reference(&r, 1);
   // Unpadded at stride 1: the "wide rows" path, with rows longer and
   // shorter than a panel, dilation, and n = 2.
   nn_conv_params wide = make(1, 20, 9, 40, 12, 3, 5, 1, 1, 2, 0, 0, 0, 0);
