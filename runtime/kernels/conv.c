@@ -117,7 +117,7 @@ typedef struct {
 // places of its own plane through a tap: so the pieces of x a tap reads
 // (one per run of pixels, cut where it leaves x) are worked out once, then
 // copied for each channel. A row that is one whole piece (the common case
-// inside the image at stride 1) is a fixed-length copy.
+// inside the image at strides 1 and 2) is a fixed-length copy.
 static void pack_im2col(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
 {
   const conv_image *im = b_src;
@@ -144,14 +144,18 @@ static void pack_im2col(float *bp, const void *b_src, int k0, int kc, int j0, in
         pieces[npieces++] = pc;
       }
     }
-    int whole = npieces == 1 && pieces[0].len == NN_NR && sw == 1;
+    int whole = npieces == 1 && pieces[0].len == NN_NR && (sw == 1 || sw == 2);
     const float *xc = im->x + (ptrdiff_t)((k0 + first) / taps) * plane;
     for (int q = first; q < kc; q += taps, xc += plane) {
       float *out = bp + q * NN_NR;
       if (whole) {
         const float *src = xc + pieces[0].src;
-        for (int c = 0; c < NN_NR; c++)
-          out[c] = src[c];
+        if (sw == 1)
+          for (int c = 0; c < NN_NR; c++)
+            out[c] = src[c];
+        else
+          for (int c = 0; c < NN_NR; c++)
+            out[c] = src[2 * c];
         continue;
       }
       for (int c = 0; c < NN_NR; c++)

@@ -212,6 +212,8 @@ static void test_conv_large_shapes_cross_engine_blocks(void **state)
   check_against_reference(&p, 1);
   nn_conv_params s = make(1, 30, 13, 17, 20, 3, 3, 1, 2, 2, 2, 1, 0, 2);
   check_against_reference(&s, 1);
+  nn_conv_params s2 = make(1, 3, 9, 70, 8, 3, 3, 1, 2, 1, 1, 1, 1, 1); // rows of 35 at stride 2
+  check_against_reference(&s2, 1);
   nn_conv_params g = make(2, 16, 5, 40, 10, 3, 3, 2, 1, 1, 1, 1, 1, 1);
   check_against_reference(&g, 0);
   nn_conv_params q = make(1, 300, 3, 7, 40, 1, 1, 1, 1, 1, 0, 0, 0, 0);
