@@ -341,7 +341,7 @@ MCU_CC        := arm-none-eabi-gcc
 # no float silently promoted to double (a soft-double call on these cores),
 # no silent narrowing.
 MCU_WARN      := -std=c99 -Wall -Wextra -pedantic -Wdouble-promotion -Wconversion -Werror
-MCU_CFLAGS    := -O2 -DNN_GEMM_KC=64 -DNN_GEMM_NR=8 -DNN_GEMM_PACK_MC=8 -ffunction-sections -fdata-sections --specs=picolibc.specs $(MCU_WARN)
+MCU_CFLAGS    := -O2 -DNN_GEMM_KC=64 -DNN_GEMM_NR=8 -DNN_GEMM_PACK_MC=8 -DNN_CONV_PAD_FLOATS=1024 -ffunction-sections -fdata-sections --specs=picolibc.specs $(MCU_WARN)
 # The example's startup.c and linker script instead of picolibc's crt0;
 # semihosting for stdout and exit; printf without floating point.
 MCU_LDFLAGS   := --specs=picolibc.specs --oslib=semihost -nostartfiles \

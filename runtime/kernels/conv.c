@@ -29,6 +29,12 @@
 #include "depthwise.h"
 #include "gemm_engine.h"
 
+#if defined(__GNUC__)
+#define NN_NOINLINE __attribute__((noinline))
+#else
+#define NN_NOINLINE
+#endif
+
 // Smallest j >= 0 with j*stride + off >= lo, for stride > 0.
 static int first_at_least(int lo, int off, int stride)
 {
@@ -248,6 +254,60 @@ static int wide_count(const nn_conv_params *p)
   return (p->oh - 1) * p->w + p->ow;
 }
 
+// A padded stride-1 convolution of a small image runs over a zero-padded
+// copy of it, on the stack (NN_CONV_PAD_FLOATS floats, 0 disables), so that
+// it takes the wide-row path too. *q becomes that convolution (one image,
+// one group, no padding); returns 0 when the copy does not apply.
+#ifndef NN_CONV_PAD_FLOATS
+#define NN_CONV_PAD_FLOATS 8192
+#endif
+
+static int padded_params(nn_conv_params *q, const nn_conv_params *p)
+{
+  if (NN_CONV_PAD_FLOATS == 0 || p->stride_h != 1 || p->stride_w != 1 ||
+      (p->pad_t == 0 && p->pad_l == 0) || is_pointwise(p))
+    return 0;
+  int cg = p->c / p->group;
+  long h2 = p->oh + (long)(p->kh - 1) * p->dil_h, w2 = p->ow + (long)(p->kw - 1) * p->dil_w;
+  if (cg * h2 * w2 > NN_CONV_PAD_FLOATS)
+    return 0;
+  *q = *p;
+  q->n = 1;
+  q->c = cg;
+  q->m = p->m / p->group;
+  q->group = 1;
+  q->h = (int)h2;
+  q->w = (int)w2;
+  q->pad_t = q->pad_l = 0;
+  return is_wide(q);
+}
+
+// xp (cg, q->h, q->w) = x (cg, p->h, p->w) shifted by the padding, zeros
+// around (and x's rows or columns past the last window dropped).
+static void pad_image(float *xp, const float *x, const nn_conv_params *p,
+                      const nn_conv_params *q)
+{
+  nn_fill(xp, 0.0f, q->c * q->h * q->w);
+  int rows = p->h < q->h - p->pad_t ? p->h : q->h - p->pad_t;
+  int cols = p->w < q->w - p->pad_l ? p->w : q->w - p->pad_l;
+  for (int ci = 0; ci < q->c; ci++)
+    for (int r = 0; r < rows; r++)
+      nn_copy(xp + ((ptrdiff_t)ci * q->h + r + p->pad_t) * q->w + p->pad_l,
+              x + ((ptrdiff_t)ci * p->h + r) * p->w, cols);
+}
+
+// dx (cg, p->h, p->w) += the part of dxp (cg, q->h, q->w) over x.
+static void add_unpadded(float *dx, const float *dxp, const nn_conv_params *p,
+                         const nn_conv_params *q)
+{
+  int rows = p->h < q->h - p->pad_t ? p->h : q->h - p->pad_t;
+  int cols = p->w < q->w - p->pad_l ? p->w : q->w - p->pad_l;
+  for (int ci = 0; ci < q->c; ci++)
+    for (int r = 0; r < rows; r++)
+      nn_add(dx + ((ptrdiff_t)ci * p->h + r) * p->w,
+             dxp + ((ptrdiff_t)ci * q->h + r + p->pad_t) * q->w + p->pad_l, cols);
+}
+
 // bp[q*NN_NR + c] = X(k0 + q, J0 + c) over wide pixels: see is_wide().
 static void pack_wide(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
 {
@@ -299,6 +359,28 @@ static void store_wide(void *y_dst, const float *tile, int i0, int mr, int j0, i
   }
 }
 
+// The real pixels among wide pixels j0 .. j0+nr-1: runs of keep panel
+// columns from c, output pixel pixel (in the dense oh*ow plane) onwards.
+typedef struct {
+  int c, keep, pixel;
+} wide_run;
+
+static int wide_runs(wide_run *runs, int j0, int nr, const nn_conv_params *p)
+{
+  int w = p->w, ow = p->ow, count = 0;
+  for (int c = 0; c < nr;) {
+    int i = (j0 + c) / w, jj = (j0 + c) % w;
+    int len = w - jj < nr - c ? w - jj : nr - c; // to the end of the wide row
+    int keep = ow - jj < len ? ow - jj : len;   // of which real pixels
+    if (keep > 0) {
+      wide_run run = {c, keep, i * ow + jj};
+      runs[count++] = run;
+    }
+    c += len;
+  }
+  return count;
+}
+
 // The gradient of the output over wide pixels: dY(o, J) for real pixels,
 // 0 for the extra ones, so that they add nothing. b_src is a conv_image
 // whose x is dy's plane of output channel 0.
@@ -306,19 +388,17 @@ static void pack_dy_wide(float *bp, const void *b_src, int k0, int kc, int j0, i
 {
   const conv_image *im = b_src;
   const nn_conv_params *p = im->p;
-  int w = p->w, ow = p->ow, plane = p->oh * ow;
+  int ow = p->ow, plane = p->oh * ow;
+  wide_run runs[NN_NR];
+  int nruns = wide_runs(runs, j0, nr, p);
   for (int q = 0; q < kc; q++) {
     float *out = bp + q * NN_NR;
     const float *dyo = im->x + (ptrdiff_t)(k0 + q) * plane;
     for (int c = 0; c < NN_NR; c++)
       out[c] = 0.0f;
-    for (int c = 0; c < nr;) {
-      int i = (j0 + c) / w, jj = (j0 + c) % w;
-      int len = w - jj < nr - c ? w - jj : nr - c;
-      for (int t = 0; t < ow - jj && t < len; t++)
-        out[c + t] = dyo[i * ow + jj + t];
-      c += len;
-    }
+    for (int r = 0; r < nruns; r++)
+      for (int t = 0; t < runs[r].keep; t++)
+        out[runs[r].c + t] = dyo[runs[r].pixel + t];
   }
 }
 
@@ -329,21 +409,42 @@ static void add_dx_wide(void *y_dst, const float *tile, int i0, int mr, int j0, 
 {
   const conv_image *im = y_dst;
   const nn_conv_params *p = im->p;
-  int w = p->w, ow = p->ow;
+  int w = p->w;
+  wide_run runs[NN_NR];
+  int nruns = wide_runs(runs, j0, nr, p);
   for (int r = 0; r < mr; r++) {
     tap t = tap_of(i0 + r, p);
     float *dxr = im->dx + (ptrdiff_t)t.ci * p->h * w + (ptrdiff_t)(t.du + p->pad_t) * w +
                  (t.dv + p->pad_l) + j0;
     const float *row = tile + r * NN_NR;
-    for (int c = 0; c < nr;) {
-      int jj = (j0 + c) % w;
-      int len = w - jj < nr - c ? w - jj : nr - c;
-      int keep = ow - jj < len ? ow - jj : len;
-      for (int s = 0; s < keep; s++)
-        dxr[c + s] += row[c + s];
-      c += len;
-    }
+    for (int k = 0; k < nruns; k++)
+      for (int s = 0; s < runs[k].keep; s++)
+        dxr[runs[k].c + s] += row[runs[k].c + s];
   }
+}
+
+// One image and group of a wide convolution (is_wide(p)): y (mg, oh*ow).
+static void conv_wide(float *y, const float *x, const float *w, const nn_gemm_epilogue *ep,
+                      const nn_conv_params *p)
+{
+  int mg = p->m / p->group, k = p->c / p->group * p->kh * p->kw, plane = p->oh * p->ow;
+  conv_image im = {x, NULL, p};
+  wide_output out = {y, p};
+  for (int o = 0; o < mg; o++)
+    nn_fill(y + (ptrdiff_t)o * plane, ep->bias != NULL ? ep->bias[o] : 0.0f, plane);
+  nn_gemm_engine(&out, 0, store_wide, w, k, 1, 1.0f, pack_wide, &im, mg, wide_count(p), k);
+  nn_act_forward(y, y, mg * plane, ep->act, ep->act_alpha, ep->act_beta);
+}
+
+// The same over a zero-padded copy of x: q from padded_params(). Out of
+// line, so that only this path carries the copy on its stack.
+static NN_NOINLINE void conv_padded(float *y, const float *x, const float *w,
+                                    const nn_gemm_epilogue *ep, const nn_conv_params *p,
+                                    const nn_conv_params *q)
+{
+  float xp[NN_CONV_PAD_FLOATS > 0 ? NN_CONV_PAD_FLOATS : 1];
+  pad_image(xp, x, p, q);
+  conv_wide(y, xp, w, ep, q);
 }
 
 void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
@@ -363,17 +464,14 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
       const float *wg = w + (ptrdiff_t)g * mg * k;
       conv_image im = {xg, NULL, p};
       nn_gemm_epilogue ep = {b != NULL ? b + g * mg : NULL, p->act, p->act_alpha, p->act_beta};
+      nn_conv_params q;
       if (is_pointwise(p)) {
         nn_strided xs = {xg, in_plane, 1};
         nn_gemm_engine_into(yg, out_plane, &ep, wg, k, nn_pack_strided, &xs, mg, out_plane, k);
       } else if (is_wide(p)) {
-        wide_output out = {yg, p};
-        for (int o = 0; o < mg; o++)
-          nn_fill(yg + (ptrdiff_t)o * out_plane, ep.bias != NULL ? ep.bias[o] : 0.0f,
-                  out_plane);
-        nn_gemm_engine(&out, 0, store_wide, wg, k, 1, 1.0f, pack_wide, &im, mg, wide_count(p),
-                       k);
-        nn_act_forward(yg, yg, mg * out_plane, p->act, p->act_alpha, p->act_beta);
+        conv_wide(yg, xg, wg, &ep, p);
+      } else if (padded_params(&q, p)) {
+        conv_padded(yg, xg, wg, &ep, p, &q);
       } else {
         nn_gemm_engine_into(yg, out_plane, &ep, wg, k, pack_im2col, &im, mg, out_plane, k);
       }
@@ -396,6 +494,94 @@ static float sum_of(const float *a, int n)
   for (int l = 0; l < 8; l++)
     s += acc[l];
   return s;
+}
+
+// dY^T over wide pixels: bp[q*NN_NR + c] = dY(j0 + c, J = k0 + q), 0 for
+// the extra pixels. b_src is a conv_image whose x is dy (mg, oh*ow).
+static void pack_dy_wide_t(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
+{
+  const conv_image *im = b_src;
+  const nn_conv_params *p = im->p;
+  int w = p->w, ow = p->ow, plane = p->oh * ow;
+  int i = k0 / w, jj = k0 % w;
+  for (int q = 0; q < kc; q++) {
+    float *out = bp + q * NN_NR;
+    for (int c = 0; c < NN_NR; c++)
+      out[c] = 0.0f;
+    if (jj < ow) {
+      const float *d = im->x + (ptrdiff_t)j0 * plane + i * ow + jj;
+      for (int c = 0; c < nr; c++)
+        out[c] = d[(ptrdiff_t)c * plane];
+    }
+    if (++jj == w) {
+      jj = 0;
+      i++;
+    }
+  }
+}
+
+// dw (mg, K) += tile^T: the tile is rows i0.. of dw^T (kernel taps) by
+// columns j0.. (output channels).
+typedef struct {
+  float *dw;
+  int k;
+} weight_grad;
+
+static void add_dw_t(void *y_dst, const float *tile, int i0, int mr, int j0, int nr)
+{
+  const weight_grad *g = y_dst;
+  for (int c = 0; c < nr; c++)
+    for (int r = 0; r < mr; r++)
+      g->dw[(ptrdiff_t)(j0 + c) * g->k + i0 + r] += tile[r * NN_NR + c];
+}
+
+// Rows of X over wide pixels handed to the engine at once; beyond it, dw
+// goes through pack_im2col_t.
+enum { WIDE_DW_ROWS = 1024 };
+
+// dw (mg, K) += dY X^T of a wide convolution (is_wide(p)) as
+// dw^T (K, mg) = X (K, J) dY^T (J, mg): every row of X is a contiguous
+// piece of x, read in place through a table of row pointers.
+static void dw_wide(float *dw, const float *dy, const float *x, const nn_conv_params *p)
+{
+  int mg = p->m / p->group, taps = p->kh * p->kw, k = p->c / p->group * taps;
+  conv_image dys = {dy, NULL, p};
+  if (k > WIDE_DW_ROWS) {
+    conv_image im = {x, NULL, p};
+    nn_gemm_engine(dw, k, NULL, dy, p->oh * p->ow, 1, 1.0f, pack_im2col_t, &im, mg, k,
+                   p->oh * p->ow);
+    return;
+  }
+  const float *rows[WIDE_DW_ROWS];
+  for (int r = 0; r < k; r++) {
+    int t = r % taps;
+    rows[r] = x + (ptrdiff_t)(r / taps) * p->h * p->w +
+              (ptrdiff_t)(t / p->kw) * p->dil_h * p->w + (t % p->kw) * p->dil_w;
+  }
+  weight_grad g = {dw, k};
+  nn_gemm_engine_rows(&g, 0, add_dw_t, rows, pack_dy_wide_t, &dys, k, mg, wide_count(p));
+}
+
+// dw (mg, K) and dx (cg, h, w) of one image and group over a zero-padded
+// copy (q from padded_params()), both through wide rows; one stack buffer
+// serves as the copy of x, then as the padded dx.
+static NN_NOINLINE void conv_backward_padded(float *dx, float *dw, const float *dy,
+                                             const float *x, const float *w,
+                                             const nn_conv_params *p, const nn_conv_params *q)
+{
+  float buf[NN_CONV_PAD_FLOATS > 0 ? NN_CONV_PAD_FLOATS : 1];
+  int mg = q->m, k = q->c * q->kh * q->kw;
+  if (dw != NULL) {
+    pad_image(buf, x, p, q);
+    dw_wide(dw, dy, buf, q);
+  }
+  if (dx != NULL) {
+    nn_fill(buf, 0.0f, q->c * q->h * q->w);
+    conv_image dys = {dy, NULL, q}, im = {NULL, buf, q};
+    nn_gemm_engine(&im, 0, add_dx_wide, w, 1, k, 1.0f, pack_dy_wide, &dys, k, wide_count(q),
+                   mg);
+    add_unpadded(dx, buf, p, q);
+  }
 }
 
 // Backward of the convolution above (p->act must be NONE), per image and
@@ -423,11 +609,19 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
       if (db != NULL)
         for (int o = 0; o < mg; o++)
           db[g * mg + o] += sum_of(dyg + (ptrdiff_t)o * out_plane, out_plane);
+      nn_conv_params q;
+      if (padded_params(&q, p)) {
+        conv_backward_padded(dx != NULL ? dx + xo : NULL, dw != NULL ? dw + wo : NULL, dyg,
+                             x != NULL ? x + xo : NULL, w + wo, p, &q);
+        continue;
+      }
       if (dw != NULL) {
         if (is_pointwise(p)) {
           nn_strided xt = {x + xo, 1, in_plane};
           nn_gemm_engine(dw + wo, k, NULL, dyg, out_plane, 1, 1.0f, nn_pack_strided, &xt,
                          mg, k, out_plane);
+        } else if (is_wide(p)) {
+          dw_wide(dw + wo, dyg, x + xo, p);
         } else {
           conv_image im = {x + xo, NULL, p};
           nn_gemm_engine(dw + wo, k, NULL, dyg, out_plane, 1, 1.0f, pack_im2col_t, &im, mg,

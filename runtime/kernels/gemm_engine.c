@@ -172,7 +172,8 @@ static void pack_a(float *restrict ap, const float *a, int a_rs, int a_cs, int m
 // of B, packed into bp, times every MR-row strip of the block, whose rows
 // start lda apart at ablock and are contiguous along k.
 static void multiply_block(void *y, int ldy, nn_unpack_fn *unpack,
-                           const nn_gemm_epilogue *ep, const float *ablock, ptrdiff_t lda,
+                           const nn_gemm_epilogue *ep, const float *const *arows,
+                           const float *ablock, ptrdiff_t lda,
                            float alpha, nn_pack_fn *pack_b, const void *b_src, int i0, int mc,
                            int k0, int kc, int k, int n, float *restrict bp)
 {
@@ -184,7 +185,8 @@ static void multiply_block(void *y, int ldy, nn_unpack_fn *unpack,
       int mr = mc - s < NN_MR ? mc - s : NN_MR;
       const float *rows[NN_MR];
       for (int r = 0; r < NN_MR; r++)
-        rows[r] = ablock + (s + (r < mr ? r : mr - 1)) * lda;
+        rows[r] = arows != NULL ? arows[s + (r < mr ? r : mr - 1)] + k0
+                                : ablock + (s + (r < mr ? r : mr - 1)) * lda;
       micro_kernel(tile, rows, bp, kc);
       if (unpack != NULL) {
         if (alpha != 1.0f)
@@ -213,7 +215,7 @@ static NN_NOINLINE void gemm_copied_a(void *y, int ldy, nn_unpack_fn *unpack, co
     for (int k0 = 0; k0 < k; k0 += NN_KC) {
       int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
       pack_a(ap, a + (ptrdiff_t)i0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, mc, kc);
-      multiply_block(y, ldy, unpack, NULL, ap, kc, alpha, pack_b, b_src, i0, mc, k0, kc, k, n,
+      multiply_block(y, ldy, unpack, NULL, NULL, ap, kc, alpha, pack_b, b_src, i0, mc, k0, kc, k, n,
                      bp);
     }
   }
@@ -229,7 +231,7 @@ static void gemm_direct_a(void *y, int ldy, nn_unpack_fn *unpack, const nn_gemm_
     int mc = m - i0 < NN_MC ? m - i0 : NN_MC;
     for (int k0 = 0; k0 < k; k0 += NN_KC) {
       int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
-      multiply_block(y, ldy, unpack, ep, a + (ptrdiff_t)i0 * a_rs + k0, a_rs, alpha, pack_b,
+      multiply_block(y, ldy, unpack, ep, NULL, a + (ptrdiff_t)i0 * a_rs + k0, a_rs, alpha, pack_b,
                      b_src, i0, mc, k0, kc, k, n, bp);
     }
   }
@@ -257,4 +259,18 @@ void nn_gemm_engine_into(float *y, int ldy, const nn_gemm_epilogue *ep, const fl
     return;
   }
   gemm_direct_a(y, ldy, NULL, ep, a, a_rs, 1.0f, pack_b, b_src, m, n, k);
+}
+
+void nn_gemm_engine_rows(void *y, int ldy, nn_unpack_fn *unpack, const float *const *a_rows,
+                         nn_pack_fn *pack_b, const void *b_src, int m, int n, int k)
+{
+  float bp[NN_KC * NN_NR];
+  for (int i0 = 0; i0 < m; i0 += NN_MC) {
+    int mc = m - i0 < NN_MC ? m - i0 : NN_MC;
+    for (int k0 = 0; k0 < k; k0 += NN_KC) {
+      int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
+      multiply_block(y, ldy, unpack, NULL, a_rows + i0, NULL, 0, 1.0f, pack_b, b_src, i0, mc,
+                     k0, kc, k, n, bp);
+    }
+  }
 }

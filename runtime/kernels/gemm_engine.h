@@ -103,4 +103,9 @@ typedef struct {
 void nn_gemm_engine_into(float *y, int ldy, const nn_gemm_epilogue *ep, const float *a,
                          int a_rs, nn_pack_fn *pack_b, const void *b_src, int m, int n, int k);
 
+// nn_gemm_engine with A(i, p) = a_rows[i][p]: rows anywhere, each
+// contiguous.
+void nn_gemm_engine_rows(void *y, int ldy, nn_unpack_fn *unpack, const float *const *a_rows,
+                         nn_pack_fn *pack_b, const void *b_src, int m, int n, int k);
+
 #endif

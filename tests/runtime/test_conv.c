@@ -10,7 +10,7 @@
 #include "nn.h"
 #include "test.h"
 
-#define MAX_X 8192
+#define MAX_X 16384
 #define MAX_W 40000
 #define MAX_Y 16384
 
@@ -214,6 +214,10 @@ static void test_conv_large_shapes_cross_engine_blocks(void **state)
   check_against_reference(&s, 1);
   nn_conv_params s2 = make(1, 3, 9, 70, 8, 3, 3, 1, 2, 1, 1, 1, 1, 1); // rows of 35 at stride 2
   check_against_reference(&s2, 1);
+  // Padded at stride 1: small images take a zero-padded copy (up to 8192
+  // floats); this one is larger and gathers its panels from x itself.
+  nn_conv_params big = make(1, 64, 12, 12, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  check_against_reference(&big, 1);
   nn_conv_params g = make(2, 16, 5, 40, 10, 3, 3, 2, 1, 1, 1, 1, 1, 1);
   check_against_reference(&g, 0);
   nn_conv_params q = make(1, 300, 3, 7, 40, 1, 1, 1, 1, 1, 0, 0, 0, 0);

@@ -161,7 +161,7 @@ static void ref_backward(double *dx, double *dw, double *db, const float *dy, co
 static void test_conv_backward_large_shapes_match_reference(void **state)
 {
   (void)state;
-  enum { BX = 2 * 12 * 9 * 40, BW = 136 * 32 * 9, BY = 2 * 136 * 9 * 11 };
+  enum { BX = 24 * 20 * 20, BW = 136 * 32 * 9, BY = 2 * 136 * 9 * 11 };
   static float x[BX], w[BW], dy[BY], dx[BX], dw[BW], db[136];
   static double rdx[BX], rdw[BW], rdb[136];
   static float want[BW];
@@ -170,6 +170,8 @@ static void test_conv_backward_large_shapes_match_reference(void **state)
       params(1, 30, 9, 11, 20, 3, 3, 1, 2, 2, 2, 2, 2, 1, 0, 2),
       params(1, 32, 9, 11, 40, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0),
       params(2, 12, 9, 40, 10, 3, 5, 1, 1, 1, 2, 1, 0, 0, 0, 0), // unpadded: wide rows
+      params(1, 3, 9, 40, 7, 5, 5, 1, 1, 1, 1, 1, 2, 2, 1, 0),  // padded copy, asymmetric
+      params(1, 24, 20, 20, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), // too big to copy
   };
   for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
     const nn_conv_params *p = &cases[t];
