@@ -5,9 +5,15 @@
  * ...) on the inputs below, or are worked by hand; they do not come from
  * this runtime. Sigmoid, softplus, tanh and softsign are also checked far
  * outside the range where a naive formula overflows.
+ *
+ * The kinds computed with fastmath.h's exp (Exp, Sigmoid, Tanh, Elu, Selu,
+ * Celu, Softplus) are also swept over many floats against double-precision
+ * libm, in ulp, and checked at NaN, +-inf and -0.
  */
 #include "nn.h"
 #include "test.h"
+
+#include <string.h>
 
 #define N 7
 static const float xs[N] = {-3.0f, -1.0f, -0.5f, 0.0f, 0.5f, 1.0f, 3.0f};
@@ -294,6 +300,107 @@ static void test_act_scale_shift_uses_alpha_and_beta(void **state)
   check(NN_ACT_SCALE_SHIFT, 2.0f, -1.0f, xs, want, N, 0.0f);
 }
 
+
+// The exact function of each swept kind, with the float attributes the
+// kernel gets.
+static double exact(nn_act act, double x, double alpha, double beta)
+{
+  switch (act) {
+  case NN_ACT_EXP:
+    return exp(x);
+  case NN_ACT_SIGMOID:
+    return 1.0 / (1.0 + exp(-x));
+  case NN_ACT_TANH:
+    return tanh(x);
+  case NN_ACT_ELU:
+    return x < 0.0 ? alpha * expm1(x) : x;
+  case NN_ACT_SELU:
+    return beta * (x <= 0.0 ? alpha * expm1(x) : x);
+  case NN_ACT_CELU:
+    return x < 0.0 ? alpha * expm1(x / alpha) : x;
+  case NN_ACT_SOFTPLUS:
+    return x > 0.0 ? x + log1p(exp(-x)) : log1p(exp(x));
+  default:
+    return (double)NAN;
+  }
+}
+
+// Every 4093rd float of magnitude up to hi, both signs, through
+// nn_act_forward in blocks; fails at the worst x if it is above bound ulp.
+static void sweep(nn_act act, float alpha, float beta, float hi, double bound)
+{
+  enum { BLOCK = 4096 };
+  static float x[BLOCK], y[BLOCK];
+  uint32_t last;
+  memcpy(&last, &hi, sizeof last);
+  double worst = 0.0;
+  float worst_x = 0.0f;
+  for (uint32_t sign = 0; sign <= 1; sign++) {
+    for (uint64_t u = 0; u <= last;) {
+      int n = 0;
+      for (; n < BLOCK && u <= last; n++, u += 4093) {
+        uint32_t bits = (uint32_t)u | sign << 31;
+        memcpy(&x[n], &bits, sizeof bits);
+      }
+      nn_act_forward(y, x, n, act, alpha, beta);
+      for (int i = 0; i < n; i++) {
+        double e = ulp_error(y[i], exact(act, (double)x[i], (double)alpha, (double)beta));
+        if (e > worst) {
+          worst = e;
+          worst_x = x[i];
+        }
+      }
+    }
+  }
+  if (!(worst <= bound))
+    fail_msg("act %d: %.3f ulp at x = %a, bound %.1f", (int)act, worst, (double)worst_x,
+             bound);
+}
+
+static void test_act_exp_kinds_within_their_ulp_bounds(void **state)
+{
+  (void)state;
+  // Bounds from fastmath.h plus the roundings the kernel adds (alpha *,
+  // beta *, x / alpha); the exhaustive maxima are in activation.c.
+  sweep(NN_ACT_EXP, 0.0f, 0.0f, 110.0f, 1.0);
+  sweep(NN_ACT_SIGMOID, 0.0f, 0.0f, 110.0f, 2.0);
+  sweep(NN_ACT_TANH, 0.0f, 0.0f, 12.0f, 1.5);
+  sweep(NN_ACT_ELU, 0.7f, 0.0f, 110.0f, 2.0);
+  sweep(NN_ACT_SELU, 1.67326319217681884765625f, 1.05070102214813232421875f, 110.0f, 2.5);
+  sweep(NN_ACT_CELU, 0.6f, 0.0f, 110.0f, 2.0);
+  sweep(NN_ACT_SOFTPLUS, 0.0f, 0.0f, 110.0f, 2.0);
+}
+
+static void test_act_exp_kinds_at_nan_inf_and_signed_zero(void **state)
+{
+  (void)state;
+  const float x[5] = {NAN, -INFINITY, INFINITY, -0.0f, 0.0f};
+  const nn_act acts[7] = {NN_ACT_EXP, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_ELU,
+                          NN_ACT_SELU, NN_ACT_CELU, NN_ACT_SOFTPLUS};
+  const float want[7][5] = {
+      {NAN, 0.0f, INFINITY, 1.0f, 1.0f},                   // exp
+      {NAN, 0.0f, 1.0f, 0.5f, 0.5f},                       // sigmoid
+      {NAN, -1.0f, 1.0f, -0.0f, 0.0f},                     // tanh
+      {NAN, -0.7f, INFINITY, -0.0f, 0.0f},                 // elu, alpha 0.7
+      {NAN, -1.75809932f, INFINITY, -0.0f, 0.0f},          // selu, ONNX defaults
+      {NAN, -0.7f, INFINITY, -0.0f, 0.0f},                 // celu, alpha 0.7
+      {NAN, 0.0f, INFINITY, 0.693147182f, 0.693147182f}};  // softplus
+  for (int k = 0; k < 7; k++) {
+    float alpha = acts[k] == NN_ACT_SELU ? 1.67326319217681884765625f : 0.7f;
+    float beta = acts[k] == NN_ACT_SELU ? 1.05070102214813232421875f : 0.0f;
+    float y[5];
+    nn_act_forward(y, x, 5, acts[k], alpha, beta);
+    for (int i = 0; i < 5; i++) {
+      if (isnan(want[k][i]))
+        assert_true(isnan(y[i]));
+      else if (!(y[i] == want[k][i] || fabsf(y[i] - want[k][i]) <= 1e-7f) ||
+               signbit(y[i]) != signbit(want[k][i]))
+        fail_msg("act %d, x = %g: got %.9g, want %.9g", (int)acts[k], (double)x[i],
+                 (double)y[i], (double)want[k][i]);
+    }
+  }
+}
+
 static void test_act_works_in_place(void **state)
 {
   (void)state;
@@ -349,6 +456,8 @@ int main(void)
       cmocka_unit_test(test_act_sign_gives_minus_one_zero_one),
       cmocka_unit_test(test_act_round_halves_to_even),
       cmocka_unit_test(test_act_scale_shift_uses_alpha_and_beta),
+      cmocka_unit_test(test_act_exp_kinds_within_their_ulp_bounds),
+      cmocka_unit_test(test_act_exp_kinds_at_nan_inf_and_signed_zero),
       cmocka_unit_test(test_act_works_in_place),
       cmocka_unit_test(test_act_count_zero_writes_nothing),
   };

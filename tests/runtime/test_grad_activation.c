@@ -12,6 +12,9 @@
  *   hardsigmoid'(-3) = hardsigmoid'(3) = 0, hardswish'(-3) = -0.5,
  *   hardswish'(3) = 1.5, threshold(x, 1, 0)'(1) = 0,
  *   clamp(x, -1, 1)'(-1) = clamp'(1) = 1, abs'(0) = 0.
+ * The kinds whose derivative needs an exp are also checked where the exp
+ * saturates (0, 1 or +inf, never NaN) and, for Sigmoid and Tanh, read from
+ * x against read from y.
  */
 #include "nn.h"
 #include "grad_check.h"
@@ -160,6 +163,58 @@ static void test_act_backward_kinks_match_pytorch(void **state)
   boundary(NN_ACT_CLIP, 1.0f, -1.0f, clip_x, 3, clip_inverted);
 }
 
+// Sigmoid and Tanh from x recompute y with the same function as the forward.
+static void test_act_backward_from_x_matches_from_y(void **state)
+{
+  (void)state;
+  const nn_act acts[2] = {NN_ACT_SIGMOID, NN_ACT_TANH};
+  float x[N], y[N], dy[N], from_x[N], from_y[N];
+  gc_fill_uniform(x, N, 99u, -12.0f, 12.0f);
+  gc_fill_uniform(dy, N, 98u, -1.0f, 1.0f);
+  for (int k = 0; k < 2; k++) {
+    nn_act_forward(y, x, N, acts[k], 0.0f, 0.0f);
+    for (int i = 0; i < N; i++)
+      from_x[i] = from_y[i] = 0.0f;
+    nn_act_backward(from_x, dy, x, NULL, N, acts[k], 0.0f, 0.0f);
+    nn_act_backward(from_y, dy, NULL, y, N, acts[k], 0.0f, 0.0f);
+    assert_floats_near(from_x, from_y, N, 0.0f);
+  }
+}
+
+// Far out, exp(x) is 0 or +inf and the gradient its limit: no NaN from an
+// unused side (Elu at x > 0 must not multiply dy by e^x = inf).
+static void test_act_backward_saturates_without_nan(void **state)
+{
+  (void)state;
+  const float x[6] = {-1e30f, -200.0f, -90.0f, 90.0f, 200.0f, 1e30f};
+  const float dy[6] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+  const struct {
+    nn_act act;
+    float alpha, beta;
+    float want[6];
+  } cases[] = {
+      {NN_ACT_ELU, 0.7f, 0.0f, {0.0f, 0.0f, 0.0f, 1.0f, 1.0f, 1.0f}},
+      {NN_ACT_SELU, 1.67326319f, 1.05070102f,
+       {0.0f, 0.0f, 0.0f, 1.05070102f, 1.05070102f, 1.05070102f}},
+      {NN_ACT_CELU, 0.5f, 0.0f, {0.0f, 0.0f, 0.0f, 1.0f, 1.0f, 1.0f}},
+      {NN_ACT_SIGMOID, 0.0f, 0.0f, {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}},
+      {NN_ACT_TANH, 0.0f, 0.0f, {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}},
+      {NN_ACT_SOFTPLUS, 0.0f, 0.0f, {0.0f, 0.0f, 0.0f, 1.0f, 1.0f, 1.0f}},
+      {NN_ACT_EXP, 0.0f, 0.0f, {0.0f, 0.0f, 0.0f, INFINITY, INFINITY, INFINITY}},
+      {NN_ACT_ERF, 0.0f, 0.0f, {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    float dx[6] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    nn_act_backward(dx, dy, x, NULL, 6, cases[k].act, cases[k].alpha, cases[k].beta);
+    for (int i = 0; i < 6; i++) {
+      float want = cases[k].want[i];
+      if (!(dx[i] == want || fabsf(dx[i] - want) <= 1e-30f))
+        fail_msg("act %d, x = %g: dx = %g, want %g", (int)cases[k].act, (double)x[i],
+                 (double)dx[i], (double)want);
+    }
+  }
+}
+
 static void test_act_backward_null_dx_is_a_no_op(void **state)
 {
   (void)state;
@@ -175,6 +230,8 @@ int main(void)
       cmocka_unit_test(test_act_backward_other_math_kinds),
       cmocka_unit_test(test_act_backward_step_kinds_add_nothing),
       cmocka_unit_test(test_act_backward_kinks_match_pytorch),
+      cmocka_unit_test(test_act_backward_from_x_matches_from_y),
+      cmocka_unit_test(test_act_backward_saturates_without_nan),
       cmocka_unit_test(test_act_backward_null_dx_is_a_no_op),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
