@@ -10,9 +10,18 @@
  * apart so no window has a tie within eps. Also, as PyTorch 1.13
  * (F.max_pool1d measured): a tie goes to the first maximum, an all -inf
  * window to its first in-bounds position, NaN to the last NaN.
+ *
+ * The kernels split each plane into an interior, with loops of their own
+ * for 2x2 and 3x3 windows, and a border; the last tests run both over a
+ * table of shapes against a one-window-at-a-time definition, bit for bit
+ * (a dx position sums its windows' gradients in their raster order): for
+ * max, windows with ties, NaN of either sign, infinities and signed zeros,
+ * and where each gradient lands; for average, both divisors.
  */
 #include "nn.h"
 #include "grad_check.h"
+
+#include <string.h>
 
 enum { MAXX = 160, MAXY = 160 };
 
@@ -177,6 +186,218 @@ static void test_pool_backward_null_dx_is_a_no_op(void **state)
   nn_global_avgpool_backward(NULL, dy, 1, 4);
 }
 
+// ------------------------------------------------ fast paths vs definition
+
+// Parameters as the compiler passes them (compiler/ops/window.c): explicit
+// pads, and with ceil_mode one more cell when the windows do not end on
+// the padding, unless that cell would start inside the end padding.
+static nn_pool_params shape(const int *a, int include_pad)
+{
+  int n = a[0], c = a[1], h = a[2], w = a[3], kh = a[4], kw = a[5], sh = a[6], sw = a[7];
+  int dh = a[8], dw = a[9], pt = a[10], pl = a[11], pb = a[12], pr = a[13], ceil_mode = a[14];
+  nn_pool_params p = {.n = n, .c = c, .h = h, .w = w, .kh = kh, .kw = kw,
+                      .stride_h = sh, .stride_w = sw, .dil_h = dh, .dil_w = dw,
+                      .pad_t = pt, .pad_l = pl, .pad_b = pb, .pad_r = pr,
+                      .count_include_pad = include_pad};
+  int span_h = h + pt + pb - (kh - 1) * dh - 1, span_w = w + pl + pr - (kw - 1) * dw - 1;
+  p.oh = (ceil_mode ? (span_h + sh - 1) / sh : span_h / sh) + 1;
+  p.ow = (ceil_mode ? (span_w + sw - 1) / sw : span_w / sw) + 1;
+  if (ceil_mode && (p.oh - 1) * sh >= h + pt)
+    p.oh--;
+  if (ceil_mode && (p.ow - 1) * sw >= w + pl)
+    p.ow--;
+  return p;
+}
+
+// n c h w, kh kw, strides, dilations, pads t l b r, ceil_mode.
+static const int shapes[][15] = {
+    {2, 3, 28, 28, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // LeNet: planes fold into one
+    {1, 4, 10, 10, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // rows of 5
+    {2, 2, 9, 11, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},  // odd: last row, column unread
+    {1, 2, 9, 11, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 1},  // ceil: extra row, column
+    {1, 1, 4, 100, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // rows of 50
+    {1, 3, 17, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, // ResNet's stem pool
+    {1, 2, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}, // ceil with pads
+    {1, 2, 15, 15, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // 3x3 stride 2, no pads
+    {1, 1, 9, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},  // rows of 35
+    {2, 2, 12, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, // 3x3 stride 1, pad 1
+    {1, 1, 6, 40, 3, 3, 1, 1, 1, 1, 0, 2, 0, 1, 0},  // asymmetric pads
+    {1, 2, 13, 14, 3, 3, 2, 2, 2, 2, 2, 1, 1, 2, 0}, // dilation 2
+    {1, 2, 11, 12, 2, 2, 1, 1, 2, 2, 1, 1, 1, 1, 1}, // dilation 2, ceil
+    {2, 2, 1, 40, 1, 3, 1, 2, 1, 1, 0, 1, 0, 1, 0},  // 1-D
+    {1, 1, 1, 700, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 0}, // 1-D, rows of 698
+    {1, 1, 3, 600, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, // 3x3, rows of 299
+    {1, 2, 20, 40, 2, 3, 2, 1, 1, 1, 0, 1, 0, 1, 0}, // unequal strides
+    {1, 2, 9, 9, 3, 3, 3, 3, 1, 1, 0, 0, 0, 0, 1},   // 3x3 stride 3, ceil
+    {1, 1, 30, 30, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 0}, // 5x5, pad 2
+    {2, 3, 6, 6, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},   // tiny planes
+    {1, 1, 3, 3, 2, 2, 1, 1, 1, 1, 2, 2, 2, 2, 0},   // windows of padding only
+};
+
+enum { NSHAPES = (int)(sizeof shapes / sizeof shapes[0]), BIG = 1 << 14 };
+
+static void fill_random(float *x, int count, unsigned seed)
+{
+  for (int i = 0; i < count; i++) {
+    seed = seed * 1103515245u + 12345u;
+    x[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+  }
+}
+
+// Small integers, so windows have ties, and now and then -inf, +inf, a NaN
+// of either sign or a zero of either sign.
+static void fill_mixed(float *x, int count, unsigned seed)
+{
+  static const float special[6] = {-INFINITY, INFINITY, NAN, -NAN, 0.0f, -0.0f};
+  for (int i = 0; i < count; i++) {
+    seed = seed * 1103515245u + 12345u;
+    unsigned r = seed >> 8;
+    x[i] = r % 13 == 0 ? special[(r / 13) % 6] : (float)((int)(r % 7) - 3);
+  }
+}
+
+// The window's taps inside x, in raster order, as offsets in the plane;
+// *in_pad counts its taps inside the explicit padding.
+static int window_taps(const nn_pool_params *p, int i, int j, int *at, int *in_pad)
+{
+  int count = 0;
+  *in_pad = 0;
+  for (int u = 0; u < p->kh; u++)
+    for (int v = 0; v < p->kw; v++) {
+      int r = i * p->stride_h - p->pad_t + u * p->dil_h;
+      int c = j * p->stride_w - p->pad_l + v * p->dil_w;
+      if (r >= -p->pad_t && r < p->h + p->pad_b && c >= -p->pad_l && c < p->w + p->pad_r)
+        (*in_pad)++;
+      if (r >= 0 && r < p->h && c >= 0 && c < p->w)
+        at[count++] = r * p->w + c;
+    }
+  return count;
+}
+
+// dx += the gradients from their definition, window after window in raster
+// order: max to the first tap that no later tap exceeds (a later tap wins
+// when greater or NaN), average dy / divisor to every tap inside x.
+static void ref_backward(float *dx, const float *dy, const float *x,
+                         const nn_pool_params *p, int is_max)
+{
+  static int at[64];
+  for (int pl = 0; pl < p->n * p->c; pl++)
+    for (int i = 0; i < p->oh; i++)
+      for (int j = 0; j < p->ow; j++) {
+        int in_pad, count = window_taps(p, i, j, at, &in_pad);
+        float g = dy[(pl * p->oh + i) * p->ow + j];
+        float *dxp = dx + pl * p->h * p->w;
+        if (count == 0)
+          continue;
+        if (!is_max) {
+          g /= (float)(p->count_include_pad ? in_pad : count);
+          for (int t = 0; t < count; t++)
+            dxp[at[t]] += g;
+          continue;
+        }
+        const float *xp = x + pl * p->h * p->w;
+        int arg = at[0];
+        float best = -INFINITY;
+        for (int t = 0; t < count; t++)
+          if (xp[at[t]] > best || isnan(xp[at[t]])) {
+            best = xp[at[t]];
+            arg = at[t];
+          }
+        dxp[arg] += g;
+      }
+}
+
+// Bit for bit: the sign of zero included.
+static void assert_same_bits(const float *got, const float *want, int count)
+{
+  for (int i = 0; i < count; i++)
+    if (memcmp(&got[i], &want[i], sizeof(float)) != 0)
+      fail_msg("element %d: got %.9g, want %.9g", i, (double)got[i], (double)want[i]);
+}
+
+static void check_backward_over_shapes(int is_max)
+{
+  static float x[BIG], dy[BIG], dx[BIG], want[BIG];
+  for (int t = 0; t < NSHAPES; t++)
+    for (int round = 0; round < 3; round++) {
+      nn_pool_params p = shape(shapes[t], round == 2);
+      int nx = p.n * p.c * p.h * p.w, ny = p.n * p.c * p.oh * p.ow;
+      assert_true(nx <= BIG && ny <= BIG);
+      if (round == 0)
+        fill_mixed(x, nx, 7u + (unsigned)t);
+      else
+        fill_random(x, nx, 7u + (unsigned)t);
+      fill_random(dy, ny, 11u + (unsigned)t);
+      fill_random(dx, nx, 13u + (unsigned)t); // backward accumulates
+      memcpy(want, dx, (size_t)nx * sizeof(float));
+      if (is_max)
+        nn_maxpool_backward(dx, dy, x, &p);
+      else
+        nn_avgpool_backward(dx, dy, &p);
+      ref_backward(want, dy, x, &p, is_max);
+      assert_same_bits(dx, want, nx);
+    }
+}
+
+static void test_maxpool_backward_matches_definition_over_shapes(void **state)
+{
+  (void)state;
+  check_backward_over_shapes(1);
+}
+
+static void test_avgpool_backward_matches_definition_over_shapes(void **state)
+{
+  (void)state;
+  check_backward_over_shapes(0);
+}
+
+static void test_maxpool_backward_routes_ties_and_nan_in_interior(void **state)
+{
+  (void)state;
+  // 2x2 stride 2 over a 4x8 plane, dy = 1..8. Window (0,0): NaN first, so
+  // it wins over the larger values after it; (0,1): two NaNs, the last wins;
+  // (0,2): +0, -0 and two -1: the first zero; (0,3): all -inf, the first;
+  // (1,0): 7 then 7: the first; (1,1): -NaN last; (1,2): inf twice: the
+  // first; (1,3): NaN at the end beats inf.
+  const float x[32] = {NAN, 1, 2, NAN, 0.0f, -0.0f, -INFINITY, -INFINITY,
+                       3,   4, 5, -NAN, -1, -1, -INFINITY, -INFINITY,
+                       7,   7, 6, 5, INFINITY, INFINITY, INFINITY, 2,
+                       1,   2, 1, -NAN, 1, 1, 1, NAN};
+  const float dy[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  const float want[32] = {1, 0, 0, 0, 3, 0, 4, 0, //
+                          0, 0, 0, 2, 0, 0, 0, 0, //
+                          5, 0, 0, 0, 7, 0, 0, 0, //
+                          0, 0, 0, 6, 0, 0, 0, 8};
+  nn_pool_params p = {.n = 1, .c = 1, .h = 4, .w = 8, .oh = 2, .ow = 4, .kh = 2, .kw = 2,
+                      .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1};
+  float dx[32] = {0};
+  nn_maxpool_backward(dx, dy, x, &p);
+  assert_floats_near(dx, want, 32, 0.0f);
+
+  // 3x3 stride 2, pad 1 over 5x5, x = i % 3 with 9 at (1,3) and (3,1) and
+  // -NaN at (2,2). The one interior window, (1,1), reads rows and columns
+  // 1..3: two 9s, but the NaN before them wins. The 9s take the border
+  // windows around them: (1,3) those of dy 2, 3 and 6; (3,1) of 4, 7, 8.
+  float x5[25];
+  for (int i = 0; i < 25; i++)
+    x5[i] = (float)(i % 3);
+  x5[8] = 9.0f;
+  x5[16] = 9.0f;
+  x5[12] = -NAN;
+  nn_pool_params q = {.n = 1, .c = 1, .h = 5, .w = 5, .oh = 3, .ow = 3, .kh = 3, .kw = 3,
+                      .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1,
+                      .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1};
+  const float dy9[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  float dx5[25] = {0}, want5[25] = {0};
+  want5[5] = 1.0f;                // window (0,0): 2 at (1,0)
+  want5[8] = 2.0f + 3.0f + 6.0f;  // 9 at (1,3)
+  want5[12] = 5.0f;               // the NaN
+  want5[16] = 4.0f + 7.0f + 8.0f; // 9 at (3,1)
+  want5[23] = 9.0f;               // window (2,2): 2 at (4,3)
+  nn_maxpool_backward(dx5, dy9, x5, &q);
+  assert_floats_near(dx5, want5, 25, 0.0f);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -185,6 +406,9 @@ int main(void)
       cmocka_unit_test(test_maxpool_backward_ties_inf_nan_match_pytorch),
       cmocka_unit_test(test_global_pools_backward_match_finite_difference),
       cmocka_unit_test(test_pool_backward_null_dx_is_a_no_op),
+      cmocka_unit_test(test_maxpool_backward_matches_definition_over_shapes),
+      cmocka_unit_test(test_avgpool_backward_matches_definition_over_shapes),
+      cmocka_unit_test(test_maxpool_backward_routes_ties_and_nan_in_interior),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

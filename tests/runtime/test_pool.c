@@ -5,9 +5,18 @@
  * (which share ONNX's divisor rules, including ceil_mode's extra cells);
  * dilated average pooling and random shapes compare with a naive loop
  * written here from the comment in nn.h.
+ *
+ * The kernels split each plane into an interior, with loops of their own
+ * for 2x2 and 3x3 windows, and a border; the last tests run both halves
+ * over a table of shapes against a one-cell-at-a-time definition, bit for
+ * bit: ties, NaN of either sign, infinities and signed zeros inside the
+ * windows; 2x2 and 3x3 at strides 1 and 2, odd sizes, ceil_mode's extra
+ * cells, dilation, asymmetric pads, 1-D, rows short and long, n*c > 1.
  */
 #include "nn.h"
 #include "test.h"
+
+#include <string.h>
 
 static nn_pool_params make(int h, int w, int k, int stride, int dil, int pad,
                            int pad_end, int ceil_mode, int count_include_pad)
@@ -250,6 +259,195 @@ static void test_global_maxpool_maxes_each_row(void **state)
   assert_floats_near(y, want, 2, 0.0f);
 }
 
+// ------------------------------------------------ fast paths vs definition
+
+// Parameters as the compiler passes them (compiler/ops/window.c): explicit
+// pads, and with ceil_mode one more cell when the windows do not end on
+// the padding, unless that cell would start inside the end padding.
+static nn_pool_params shape(int n, int c, int h, int w, int kh, int kw, int sh,
+                            int sw, int dh, int dw, int pt, int pl, int pb, int pr,
+                            int ceil_mode)
+{
+  nn_pool_params p = {.n = n, .c = c, .h = h, .w = w, .kh = kh, .kw = kw,
+                      .stride_h = sh, .stride_w = sw, .dil_h = dh, .dil_w = dw,
+                      .pad_t = pt, .pad_l = pl, .pad_b = pb, .pad_r = pr};
+  int span_h = h + pt + pb - (kh - 1) * dh - 1, span_w = w + pl + pr - (kw - 1) * dw - 1;
+  p.oh = (ceil_mode ? (span_h + sh - 1) / sh : span_h / sh) + 1;
+  p.ow = (ceil_mode ? (span_w + sw - 1) / sw : span_w / sw) + 1;
+  if (ceil_mode && (p.oh - 1) * sh >= h + pt)
+    p.oh--;
+  if (ceil_mode && (p.ow - 1) * sw >= w + pl)
+    p.ow--;
+  return p;
+}
+
+// n c h w, kh kw, strides, dilations, pads t l b r, ceil_mode.
+static const int shapes[][15] = {
+    {2, 3, 28, 28, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // LeNet: planes fold into one
+    {1, 4, 10, 10, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // rows of 5
+    {2, 2, 9, 11, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},  // odd: last row, column unread
+    {1, 2, 9, 11, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 1},  // ceil: extra row, column
+    {1, 1, 4, 100, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // rows of 50
+    {1, 3, 17, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, // ResNet's stem pool
+    {1, 2, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}, // ceil with pads
+    {1, 2, 15, 15, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // 3x3 stride 2, no pads
+    {1, 1, 9, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},  // rows of 35
+    {2, 2, 12, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, // 3x3 stride 1, pad 1
+    {1, 1, 6, 40, 3, 3, 1, 1, 1, 1, 0, 2, 0, 1, 0},  // asymmetric pads
+    {1, 2, 13, 14, 3, 3, 2, 2, 2, 2, 2, 1, 1, 2, 0}, // dilation 2
+    {1, 2, 11, 12, 2, 2, 1, 1, 2, 2, 1, 1, 1, 1, 1}, // dilation 2, ceil
+    {2, 2, 1, 40, 1, 3, 1, 2, 1, 1, 0, 1, 0, 1, 0},  // 1-D
+    {1, 1, 1, 700, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 0}, // 1-D, rows of 698
+    {1, 2, 20, 40, 2, 3, 2, 1, 1, 1, 0, 1, 0, 1, 0}, // unequal strides
+    {1, 2, 9, 9, 3, 3, 3, 3, 1, 1, 0, 0, 0, 0, 1},   // 3x3 stride 3, ceil
+    {1, 1, 30, 30, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 0}, // 5x5, pad 2
+    {2, 3, 6, 6, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},   // tiny planes
+    {1, 1, 3, 3, 2, 2, 1, 1, 1, 1, 2, 2, 2, 2, 0},   // windows of padding only
+};
+
+static nn_pool_params shape_at(int t)
+{
+  const int *a = shapes[t];
+  return shape(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
+               a[11], a[12], a[13], a[14]);
+}
+
+// Small integers, so windows have ties, and now and then -inf, +inf, a NaN
+// of either sign or a zero of either sign.
+static void fill_mixed(float *x, int count, unsigned seed)
+{
+  static const float special[6] = {-INFINITY, INFINITY, NAN, -NAN, 0.0f, -0.0f};
+  for (int i = 0; i < count; i++) {
+    seed = seed * 1103515245u + 12345u;
+    unsigned r = seed >> 8;
+    x[i] = r % 13 == 0 ? special[(r / 13) % 6] : (float)((int)(r % 7) - 3);
+  }
+}
+
+// The cells (i, j) of window taps inside x, for every output, in raster
+// order; the forward and backward references below walk them.
+static int window_taps(const nn_pool_params *p, int i, int j, int *at, int *in_pad)
+{
+  int count = 0;
+  *in_pad = 0;
+  for (int u = 0; u < p->kh; u++)
+    for (int v = 0; v < p->kw; v++) {
+      int r = i * p->stride_h - p->pad_t + u * p->dil_h;
+      int c = j * p->stride_w - p->pad_l + v * p->dil_w;
+      if (r >= -p->pad_t && r < p->h + p->pad_b && c >= -p->pad_l && c < p->w + p->pad_r)
+        (*in_pad)++;
+      if (r >= 0 && r < p->h && c >= 0 && c < p->w)
+        at[count++] = r * p->w + c;
+    }
+  return count;
+}
+
+// Max from its definition: a later tap wins when greater or NaN.
+static void ref_maxpool(float *y, const float *x, const nn_pool_params *p)
+{
+  static int at[64];
+  for (int pl = 0; pl < p->n * p->c; pl++)
+    for (int i = 0; i < p->oh; i++)
+      for (int j = 0; j < p->ow; j++) {
+        int in_pad, count = window_taps(p, i, j, at, &in_pad);
+        float best = -INFINITY;
+        for (int t = 0; t < count; t++) {
+          float v = x[pl * p->h * p->w + at[t]];
+          if (v > best || isnan(v))
+            best = v;
+        }
+        y[(pl * p->oh + i) * p->ow + j] = best;
+      }
+}
+
+// Average in float, summing the taps in raster order from 0.
+static void ref_avgpool_float(float *y, const float *x, const nn_pool_params *p)
+{
+  static int at[64];
+  for (int pl = 0; pl < p->n * p->c; pl++)
+    for (int i = 0; i < p->oh; i++)
+      for (int j = 0; j < p->ow; j++) {
+        int in_pad, count = window_taps(p, i, j, at, &in_pad);
+        float sum = 0.0f;
+        for (int t = 0; t < count; t++)
+          sum += x[pl * p->h * p->w + at[t]];
+        y[(pl * p->oh + i) * p->ow + j] = sum / (float)(p->count_include_pad ? in_pad : count);
+      }
+}
+
+// Bit for bit: the sign of zero and of NaN included.
+static void assert_same_bits(const float *got, const float *want, int count)
+{
+  for (int i = 0; i < count; i++)
+    if (memcmp(&got[i], &want[i], sizeof(float)) != 0)
+      fail_msg("element %d: got %.9g, want %.9g", i, (double)got[i], (double)want[i]);
+}
+
+enum { BIG = 1 << 14 };
+
+static void test_maxpool_matches_definition_over_shapes(void **state)
+{
+  (void)state;
+  static float x[BIG], y[BIG], want[BIG];
+  for (int t = 0; t < (int)(sizeof shapes / sizeof shapes[0]); t++) {
+    nn_pool_params p = shape_at(t);
+    int nx = p.n * p.c * p.h * p.w, ny = p.n * p.c * p.oh * p.ow;
+    assert_true(nx <= BIG && ny <= BIG);
+    for (unsigned seed = 1; seed <= 3; seed++) {
+      if (seed < 3)
+        fill_mixed(x, nx, seed);
+      else
+        fill_random(x, nx, seed);
+      nn_maxpool_forward(y, x, &p);
+      ref_maxpool(want, x, &p);
+      assert_same_bits(y, want, ny);
+    }
+  }
+}
+
+static void test_avgpool_matches_definition_over_shapes(void **state)
+{
+  (void)state;
+  static float x[BIG], y[BIG], want[BIG];
+  for (int t = 0; t < (int)(sizeof shapes / sizeof shapes[0]); t++)
+    for (int incl = 0; incl < 2; incl++) {
+      nn_pool_params p = shape_at(t);
+      p.count_include_pad = incl;
+      int nx = p.n * p.c * p.h * p.w, ny = p.n * p.c * p.oh * p.ow;
+      assert_true(nx <= BIG && ny <= BIG);
+      fill_random(x, nx, 5u + (unsigned)t);
+      nn_avgpool_forward(y, x, &p);
+      ref_avgpool_float(want, x, &p);
+      assert_same_bits(y, want, ny);
+    }
+}
+
+static void test_maxpool_nan_and_ties_inside_2x2_windows(void **state)
+{
+  (void)state;
+  // One 4x8 plane, 2x2 stride 2: windows (0,0) NaN first, (0,1) -NaN last
+  // after a NaN (the last NaN wins), (0,2) +0 before -0 (the first zero),
+  // (0,3) -inf only; (1,0) a NaN below a larger value, (1,1) equal maxima,
+  // (1,2) -0 then +0, (1,3) inf beside NaN.
+  const float x[32] = {NAN, 1, 2, NAN, 0.0f, -1, -INFINITY, -INFINITY,
+                       3,   4, 5, -NAN, -0.0f, -2, -INFINITY, -INFINITY,
+                       7,   1, 6, 6, -0.0f, 0.0f, INFINITY, 2,
+                       NAN, 2, 6, 6, -1, -3, 1, NAN};
+  nn_pool_params p = shape(1, 1, 4, 8, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0);
+  float y[8], want[8];
+  nn_maxpool_forward(y, x, &p);
+  ref_maxpool(want, x, &p);
+  assert_same_bits(y, want, 8);
+  assert_true(isnan(y[0]) && !signbit(y[0]));
+  assert_true(isnan(y[1]) && signbit(y[1]));
+  assert_true(y[2] == 0.0f && !signbit(y[2]));
+  assert_true(y[3] == -INFINITY);
+  assert_true(isnan(y[4]));
+  assert_true(y[5] == 6.0f);
+  assert_true(y[6] == 0.0f && signbit(y[6]));
+  assert_true(isnan(y[7]));
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -265,6 +463,9 @@ int main(void)
       cmocka_unit_test(test_avgpool_1d),
       cmocka_unit_test(test_global_avgpool_means_each_row),
       cmocka_unit_test(test_global_maxpool_maxes_each_row),
+      cmocka_unit_test(test_maxpool_matches_definition_over_shapes),
+      cmocka_unit_test(test_avgpool_matches_definition_over_shapes),
+      cmocka_unit_test(test_maxpool_nan_and_ties_inside_2x2_windows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
