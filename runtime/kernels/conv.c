@@ -319,11 +319,16 @@ static void pack_wide(float *bp, const void *b_src, int k0, int kc, int j0, int 
   for (int q = 0; q < kc; q++) {
     float *out = bp + q * NN_NR;
     const float *src = im->x + ci * plane + (ptrdiff_t)u * p->dil_h * w + v * p->dil_w + j0;
-    int c = 0;
-    for (; c < nr; c++)
-      out[c] = src[c];
-    for (; c < NN_NR; c++)
-      out[c] = 0.0f;
+    if (nr == NN_NR) { // a whole panel: a fixed-length copy
+      for (int c = 0; c < NN_NR; c++)
+        out[c] = src[c];
+    } else {
+      int c = 0;
+      for (; c < nr; c++)
+        out[c] = src[c];
+      for (; c < NN_NR; c++)
+        out[c] = 0.0f;
+    }
     if (++v == p->kw) {
       v = 0;
       if (++u == p->kh) {
