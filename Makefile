@@ -109,17 +109,20 @@ conformance: all
 
 # The matrix-product engine's instruction sets (runtime/kernels/gemm_engine.h):
 # the default build takes SSE2 on x86-64; this rebuilds the kernel tests with
-# portable C (-DNN_NO_SIMD), AVX2+FMA and AVX-512F, each when this CPU runs it.
+# portable C (-DNN_NO_SIMD), with the scalar-core convolution the Cortex-M
+# builds use (-DNN_CONV_DIRECT), and with AVX2+FMA and AVX-512F, each when
+# this CPU runs it.
 SIMD_TESTS   := test_gemm test_grad_gemm test_conv test_grad_conv test_depthwise
 SIMD_FLAGS_portable := -O3 -DNN_NO_SIMD
+SIMD_FLAGS_direct   := -O3 -DNN_NO_SIMD -DNN_CONV_DIRECT
 SIMD_FLAGS_avx2     := -O3 -mavx2 -mfma
 SIMD_FLAGS_avx512f  := -O3 -mavx512f -mfma
 simd-test:
-	@for isa in portable avx2 avx512f; do \
-	  case $$isa in portable) ;; *) grep -qw $$isa /proc/cpuinfo || \
+	@for isa in portable direct avx2 avx512f; do \
+	  case $$isa in portable|direct) ;; *) grep -qw $$isa /proc/cpuinfo || \
 	    { echo "simd-test: $$isa: not on this CPU, skipped"; continue; } ;; esac; \
-	  case $$isa in portable) f="$(SIMD_FLAGS_portable)";; avx2) f="$(SIMD_FLAGS_avx2)";; \
-	    avx512f) f="$(SIMD_FLAGS_avx512f)";; esac; \
+	  case $$isa in portable) f="$(SIMD_FLAGS_portable)";; direct) f="$(SIMD_FLAGS_direct)";; \
+	    avx2) f="$(SIMD_FLAGS_avx2)";; avx512f) f="$(SIMD_FLAGS_avx512f)";; esac; \
 	  $(MAKE) --no-print-directory B=$(B)/simd-$$isa RUNTIME_OPT="$$f" \
 	    $(SIMD_TESTS:%=$(B)/simd-$$isa/tests/runtime/%) || exit 1; \
 	  for t in $(SIMD_TESTS); do $(B)/simd-$$isa/tests/runtime/$$t || exit 1; done; \
@@ -341,7 +344,7 @@ MCU_CC        := arm-none-eabi-gcc
 # no float silently promoted to double (a soft-double call on these cores),
 # no silent narrowing.
 MCU_WARN      := -std=c99 -Wall -Wextra -pedantic -Wdouble-promotion -Wconversion -Werror
-MCU_CFLAGS    := -O2 -DNN_GEMM_KC=64 -DNN_GEMM_NR=8 -DNN_GEMM_PACK_MC=8 -DNN_CONV_PAD_FLOATS=1024 -ffunction-sections -fdata-sections --specs=picolibc.specs $(MCU_WARN)
+MCU_CFLAGS    := -O2 -DNN_CONV_DIRECT -DNN_GEMM_KC=64 -DNN_GEMM_NR=8 -DNN_GEMM_PACK_MC=8 -ffunction-sections -fdata-sections --specs=picolibc.specs $(MCU_WARN)
 # The example's startup.c and linker script instead of picolibc's crt0;
 # semihosting for stdout and exit; printf without floating point.
 MCU_LDFLAGS   := --specs=picolibc.specs --oslib=semihost -nostartfiles \

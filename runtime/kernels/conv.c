@@ -22,10 +22,14 @@
  * single-channel input with one group (a first layer on grey images) is one
  * product with all output channels as its rows, so it stays here.
  *
+ * Builds for cores without vector units can take -DNN_CONV_DIRECT, which
+ * sends every non-depthwise convolution to conv_direct.c instead.
+ *
  * Deliberately not here: Winograd or FFT algorithms, scratch memory (the
  * engine's panels are on its stack), and auto_pad or shape arithmetic (the
  * compiler turns them into pad_t/pad_l and oh/ow).
  */
+#include "conv_direct.h"
 #include "depthwise.h"
 #include "gemm_engine.h"
 
@@ -460,6 +464,10 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
     nn_depthwise_forward(y, x, w, b, p);
     return;
   }
+#if defined(NN_CONV_DIRECT)
+  nn_conv_direct_forward(y, x, w, b, p);
+  return;
+#endif
   int k = cg * p->kh * p->kw;
   int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
   for (int img = 0; img < p->n; img++) {
@@ -604,6 +612,10 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
     nn_depthwise_backward(dx, dw, db, dy, x, w, p);
     return;
   }
+#if defined(NN_CONV_DIRECT)
+  nn_conv_direct_backward(dx, dw, db, dy, x, w, p);
+  return;
+#endif
   int k = cg * p->kh * p->kw;
   int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
   for (int img = 0; img < p->n; img++) {
