@@ -16,7 +16,7 @@
  * (33 KB on AVX-512), and NN_PACK_MC * NN_KC more when A must be copied
  * (a transposed A: some backward products). Small targets lower them:
  * Cortex-M builds take -DNN_GEMM_KC=64 -DNN_GEMM_NR=8 -DNN_GEMM_PACK_MC=8
- * (2.3 KB, and 2 KB more for a copied A).
+ * (2.2 KB, and 2 KB more for a copied A).
  */
 #ifndef NN_GEMM_ENGINE_H
 #define NN_GEMM_ENGINE_H
