@@ -39,6 +39,40 @@ static float dot(const float *x, int xs, const float *w, int k)
   return s;
 }
 
+// Four dot products of one contiguous x with w0..w3 (each contiguous, k
+// long), summed like dot(): x is loaded once for the four.
+static void dot4(float *out, const float *x, const float *w0, const float *w1,
+                 const float *w2, const float *w3, int k)
+{
+  float a0[16] = {0.0f}, a1[16] = {0.0f}, a2[16] = {0.0f}, a3[16] = {0.0f};
+  int p = 0;
+  for (; p + 16 <= k; p += 16)
+    for (int l = 0; l < 16; l++) {
+      float xv = x[p + l];
+      a0[l] += xv * w0[p + l];
+      a1[l] += xv * w1[p + l];
+      a2[l] += xv * w2[p + l];
+      a3[l] += xv * w3[p + l];
+    }
+  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+  for (; p < k; p++) {
+    s0 += x[p] * w0[p];
+    s1 += x[p] * w1[p];
+    s2 += x[p] * w2[p];
+    s3 += x[p] * w3[p];
+  }
+  for (int l = 0; l < 16; l++) {
+    s0 += a0[l];
+    s1 += a1[l];
+    s2 += a2[l];
+    s3 += a3[l];
+  }
+  out[0] = s0;
+  out[1] = s1;
+  out[2] = s2;
+  out[3] = s3;
+}
+
 // One row of a matrix-vector product: y(n) += alpha * a_row(k) * B(k, n),
 // with a_row[p] = a[p*a_cs].
 static void gemm_row(float *restrict y, const float *a, int a_cs, const float *b,
@@ -46,8 +80,17 @@ static void gemm_row(float *restrict y, const float *a, int a_cs, const float *b
 {
   if (b_cs != 1) {
     // B is transposed (b_rs == 1), its columns are contiguous: one dot
-    // product each.
-    for (int j = 0; j < n; j++)
+    // product each, four at a time when a_row is contiguous too.
+    int j = 0;
+    if (a_cs == 1)
+      for (; j + 4 <= n; j += 4) {
+        const float *bj = b + (ptrdiff_t)j * b_cs;
+        float s[4];
+        dot4(s, a, bj, bj + b_cs, bj + 2 * (ptrdiff_t)b_cs, bj + 3 * (ptrdiff_t)b_cs, k);
+        for (int c = 0; c < 4; c++)
+          y[j + c] += alpha * s[c];
+      }
+    for (; j < n; j++)
       y[j] += alpha * dot(a, a_cs, b + (ptrdiff_t)j * b_cs, k);
     return;
   }
