@@ -65,13 +65,7 @@
 // vector width). SAVED: floats of edge values kept while a flat run
 // overwrites them. SMALL: floats of a padded copy of a small plane. CHUNK:
 // columns split into even and odd at a time by weight_grad_3x3.
-enum {
-  VEC = 16,
-  LANES = NN_DW_LANES,
-  SAVED = 128,
-  SMALL = 256,
-  CHUNK = LANES > 32 ? LANES : 32
-};
+enum { VEC = 16, LANES = NN_DW_LANES, SAVED = 128, SMALL = 256, CHUNK = 32 };
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int max_int(int a, int b) { return a > b ? a : b; }
@@ -530,13 +524,9 @@ static float dot_rect(const float *d, ptrdiff_t ds, const float *x, ptrdiff_t xs
 // read contiguously. A row whose length is not a multiple of LANES ends
 // with the block ending at its last column, the lanes done already
 // masked to 0 * 0 (selected, not multiplied, so that no infinity in x
-// turns into a NaN). A row shorter than LANES is one block masked past
-// its end when the caller gives slack: LANES columns readable from the
-// start of every row of d and of x (else it is summed a column at a
-// time).
+// turns into a NaN).
 static void weight_grad_3x3(float *s, const float *d, ptrdiff_t ds, const float *x,
-                            ptrdiff_t xs, ptrdiff_t xu, int rows, int n, int sw, int dw,
-                            int slack)
+                            ptrdiff_t xs, ptrdiff_t xu, int rows, int n, int sw, int dw)
 {
   float part[9][LANES], rest[9];
   for (int k = 0; k < 9; k++) {
@@ -564,10 +554,6 @@ static void weight_grad_3x3(float *s, const float *d, ptrdiff_t ds, const float 
           od[u][t] = xr[2 * t + 1];
         }
         ev[u][len] = xr[2 * len];
-        for (int t = len; t < LANES; t++) {
-          ev[u][t + 1] = 0.0f;
-          od[u][t] = 0.0f;
-        }
         p[3 * u] = ev[u];
         p[3 * u + 1] = od[u];
         p[3 * u + 2] = ev[u] + 1;
@@ -579,15 +565,14 @@ static void weight_grad_3x3(float *s, const float *d, ptrdiff_t ds, const float 
           for (int k = 0; k < 9; k++)
             part[k][l] += dd * p[k][t + l];
         }
-      if (t < len && (len >= LANES || slack)) {
-        // Lanes [t - last, len - last) of the block at last are new.
-        int last = max_int(len - LANES, 0), done = t - last, end = len - last;
+      if (t < len && len >= LANES) {
+        int last = len - LANES, done = t - last;
         for (int l = 0; l < LANES; l++) {
           float dd = dr[last + l];
-          dd = l >= done && l < end ? dd : 0.0f;
+          dd = l >= done ? dd : 0.0f;
           for (int k = 0; k < 9; k++) {
             float xv = p[k][last + l];
-            part[k][l] += dd * (l >= done && l < end ? xv : 0.0f);
+            part[k][l] += dd * (l >= done ? xv : 0.0f);
           }
         }
         t = len;
@@ -658,7 +643,7 @@ static void weight_grad_plane(float *dk, const float *dy, const float *x, const 
     ptrdiff_t xu = (ptrdiff_t)g->dh * g->w;
     if (ib > ia && jb > ja)
       weight_grad_3x3(dk, d0 + ja, g->ow, x0 + ja * g->sw - g->pl, xs, xu, ib - ia, jb - ja,
-                      g->sw, g->dw, 0);
+                      g->sw, g->dw);
     for (int j = 0; ib > ia && j < ja; j++)
       edge_grad_3x3(dk, d0 + j, g->ow, x0, xs, xu, ib - ia, j * g->sw - g->pl, g->dw, g->w);
     for (int j = jb; ib > ia && j < g->ow; j++)
@@ -689,38 +674,19 @@ static void weight_grad_plane(float *dk, const float *dy, const float *x, const 
 }
 
 // weight_grad_plane for a small plane: x is copied with its padding
-// (pad_plane) and every tap reads all of dY. For a 3x3 kernel dY is
-// copied too, its rows LANES apart or a multiple, zeros after them, so
-// that weight_grad_3x3 may read LANES columns from each row start (rows
-// shorter than LANES, as in 7x7 and 14x14 planes, are one vector block).
-// Returns 0, doing nothing, when the plane is too big.
-// scratch: (2 * SMALL)
+// (pad_plane) and every tap reads all of dY. Returns 0, doing nothing,
+// when the plane is too big.
+// pad: (SMALL)
 static int weight_grad_small(float *dk, const float *dy, const float *x, const plane_geom *g,
-                             float *scratch)
+                             float *pad)
 {
-  float *pad = scratch, *dyp = scratch + SMALL;
   int hp, wp;
   if (!pad_plane(pad, x, g, &hp, &wp))
     return 0;
   ptrdiff_t ps = (ptrdiff_t)g->sh * wp;
   if (g->kh == 3 && g->kw == 3 && (g->sw == 1 || (g->sw == 2 && g->dw == 1))) {
-    int pitch = (g->ow + LANES - 1) / LANES * LANES;
-    if (g->oh * pitch > SMALL) {
-      weight_grad_3x3(dk, dy, g->ow, pad, ps, (ptrdiff_t)g->dh * wp, g->oh, g->ow, g->sw,
-                      g->dw, 0);
-      return 1;
-    }
-    // Past pad's last row, reads run on into dyp: zeros up to LANES.
-    for (int f = hp * wp; f < min_int(hp * wp + LANES, SMALL); f++)
-      pad[f] = 0.0f;
-    for (int i = 0; i < g->oh; i++) {
-      for (int j = 0; j < g->ow; j++)
-        dyp[i * pitch + j] = dy[i * g->ow + j];
-      for (int j = g->ow; j < pitch; j++)
-        dyp[i * pitch + j] = 0.0f;
-    }
-    weight_grad_3x3(dk, dyp, pitch, pad, ps, (ptrdiff_t)g->dh * wp, g->oh, g->ow, g->sw,
-                    g->dw, 1);
+    weight_grad_3x3(dk, dy, g->ow, pad, ps, (ptrdiff_t)g->dh * wp, g->oh, g->ow, g->sw,
+                    g->dw);
     return 1;
   }
   for (int u = 0; u < g->kh; u++)
