@@ -432,6 +432,12 @@ static void add_dx_wide(void *y_dst, const float *tile, int i0, int mr, int j0, 
   }
 }
 
+// Rows of X over wide pixels that conv_wide addresses through a table of
+// offsets (4 KB of stack) rather than packing them (pack_wide), when only
+// one strip of MR output channels would read each packed panel (more
+// strips re-read the packed copy, which is then faster than x itself).
+enum { WIDE_ROWS = 1024 };
+
 // One image and group of a wide convolution (is_wide(p)): y (mg, oh*ow).
 static void conv_wide(float *y, const float *x, const float *w, const nn_gemm_epilogue *ep,
                       const nn_conv_params *p)
@@ -441,7 +447,16 @@ static void conv_wide(float *y, const float *x, const float *w, const nn_gemm_ep
   wide_output out = {y, p};
   for (int o = 0; o < mg; o++)
     nn_fill(y + (ptrdiff_t)o * plane, ep->bias != NULL ? ep->bias[o] : 0.0f, plane);
-  nn_gemm_engine(&out, 0, store_wide, w, k, 1, 1.0f, pack_wide, &im, mg, wide_count(p), k);
+  if (mg <= NN_MR && k <= WIDE_ROWS) { // one strip of rows: read X in place, x + offset[k]
+    int taps = p->kh * p->kw, offset[WIDE_ROWS];
+    for (int r = 0; r < k; r++) {
+      int t = r % taps;
+      offset[r] = r / taps * p->h * p->w + t / p->kw * p->dil_h * p->w + t % p->kw * p->dil_w;
+    }
+    nn_gemm_engine_offsets(&out, store_wide, w, k, x, offset, mg, wide_count(p), k);
+  } else {
+    nn_gemm_engine(&out, 0, store_wide, w, k, 1, 1.0f, pack_wide, &im, mg, wide_count(p), k);
+  }
   nn_act_forward(y, y, mg * plane, ep->act, ep->act_alpha, ep->act_beta);
 }
 

@@ -26,8 +26,10 @@
 
 #if defined(__GNUC__)
 #define NN_NOINLINE __attribute__((noinline))
+#define NN_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define NN_NOINLINE
+#define NN_ALWAYS_INLINE inline
 #endif
 
 #if defined(__GNUC__)
@@ -77,29 +79,45 @@ typedef float vec;
 
 enum { NV = NN_NR / VLEN }; // vectors per tile row
 
-// tile(MR, NR) = A(MR, kc) * bp(kc, NR), tile rows NN_NR apart, with
-// A(r, p) = a[r][p * a_cs]: one pointer per row, so that rows past the
-// end of A can repeat the last one (their results are never stored).
-static void micro_kernel(float *restrict tile, const float *const a[NN_MR],
-                         const float *restrict bp, int kc)
+// tile(MR, NR) = A(MR, kc) * B(kc, NR), tile rows NN_NR apart, with
+// A(r, p) = a[r][p]: one pointer per row, so that rows past the end of A
+// can repeat the last one (their results are never stored). Row p of B is
+// at b + boff[p], or, when boff is NULL, at b + p*NN_NR (a packed panel);
+// the two callers below are compiled separately, each with its own loads.
+static NN_ALWAYS_INLINE void multiply_tile(float *restrict tile, const float *const a[NN_MR],
+                                           const float *restrict b, const int *boff, int kc)
 {
   vec c[NN_MR][NV];
   NN_UNROLL for (int r = 0; r < NN_MR; r++)
     NN_UNROLL for (int q = 0; q < NV; q++)
       c[r][q] = vzero();
   for (int p = 0; p < kc; p++) {
-    vec b[NV];
+    const float *br = boff != NULL ? b + boff[p] : b + p * NN_NR;
+    vec bv[NV];
     NN_UNROLL for (int q = 0; q < NV; q++)
-      b[q] = vload(bp + p * NN_NR + q * VLEN);
+      bv[q] = vload(br + q * VLEN);
     NN_UNROLL for (int r = 0; r < NN_MR; r++) {
       vec ar = vsplat(a[r][p]);
       NN_UNROLL for (int q = 0; q < NV; q++)
-        c[r][q] = vmuladd(ar, b[q], c[r][q]);
+        c[r][q] = vmuladd(ar, bv[q], c[r][q]);
     }
   }
   NN_UNROLL for (int r = 0; r < NN_MR; r++)
     NN_UNROLL for (int q = 0; q < NV; q++)
       vstore(tile + r * NN_NR + q * VLEN, c[r][q]);
+}
+
+static void micro_kernel(float *restrict tile, const float *const a[NN_MR],
+                         const float *restrict bp, int kc)
+{
+  multiply_tile(tile, a, bp, NULL, kc);
+}
+
+// B read in place: row p at b + boff[p], NN_NR contiguous floats.
+static void micro_kernel_in_place(float *restrict tile, const float *const a[NN_MR],
+                                  const float *restrict b, const int *boff, int kc)
+{
+  multiply_tile(tile, a, b, boff, kc);
 }
 
 void nn_pack_strided(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
@@ -271,6 +289,37 @@ void nn_gemm_engine_rows(void *y, int ldy, nn_unpack_fn *unpack, const float *co
       int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
       multiply_block(y, ldy, unpack, NULL, a_rows + i0, NULL, 0, 1.0f, pack_b, b_src, i0, mc,
                      k0, kc, k, n, bp);
+    }
+  }
+}
+
+void nn_gemm_engine_offsets(void *y, nn_unpack_fn *unpack, const float *a, int a_rs,
+                           const float *b, const int *b_off, int m, int n, int k)
+{
+  float bp[NN_KC * NN_NR];
+  float tile[NN_MR * NN_NR];
+  for (int i0 = 0; i0 < m; i0 += NN_MC) {
+    int mc = m - i0 < NN_MC ? m - i0 : NN_MC;
+    for (int k0 = 0; k0 < k; k0 += NN_KC) {
+      int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
+      for (int j0 = 0; j0 < n; j0 += NN_NR) {
+        int nr = n - j0 < NN_NR ? n - j0 : NN_NR;
+        if (nr < NN_NR) // the last, partial panel: packed with zeros past n
+          for (int p = 0; p < kc; p++)
+            for (int c = 0; c < NN_NR; c++)
+              bp[p * NN_NR + c] = c < nr ? b[b_off[k0 + p] + j0 + c] : 0.0f;
+        for (int s = 0; s < mc; s += NN_MR) {
+          int mr = mc - s < NN_MR ? mc - s : NN_MR;
+          const float *rows[NN_MR];
+          for (int r = 0; r < NN_MR; r++)
+            rows[r] = a + (ptrdiff_t)(i0 + s + (r < mr ? r : mr - 1)) * a_rs + k0;
+          if (nr == NN_NR)
+            micro_kernel_in_place(tile, rows, b + j0, b_off + k0, kc);
+          else
+            micro_kernel(tile, rows, bp, kc);
+          unpack(y, tile, i0 + s, mr, j0, nr);
+        }
+      }
     }
   }
 }

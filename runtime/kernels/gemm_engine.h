@@ -108,4 +108,10 @@ void nn_gemm_engine_into(float *y, int ldy, const nn_gemm_epilogue *ep, const fl
 void nn_gemm_engine_rows(void *y, int ldy, nn_unpack_fn *unpack, const float *const *a_rows,
                          nn_pack_fn *pack_b, const void *b_src, int m, int n, int k);
 
+// nn_gemm_engine for B(p, j) = b[b_off[p] + j] (rows anywhere, each
+// contiguous, all readable up to column n - 1): whole panels are read in
+// place, without packing. A(i, p) = a[i*a_rs + p]; y goes to unpack.
+void nn_gemm_engine_offsets(void *y, nn_unpack_fn *unpack, const float *a, int a_rs,
+                           const float *b, const int *b_off, int m, int n, int k);
+
 #endif

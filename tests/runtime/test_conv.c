@@ -233,6 +233,13 @@ static void test_conv_large_shapes_cross_engine_blocks(void **state)
   check_against_reference(&wide, 1);
   nn_conv_params narrow = make(2, 8, 7, 7, 9, 3, 3, 1, 1, 1, 0, 0, 0, 0);
   check_against_reference(&narrow, 0);
+  // At most MR output channels: X is read in place, not packed; unpadded,
+  // and padded through the zero-padded copy (LeNet-5's first layer).
+  nn_conv_params few = make(1, 5, 9, 40, 7, 3, 5, 1, 1, 2, 0, 0, 0, 0);
+  check_against_reference(&few, 1);
+  nn_conv_params first = make(2, 1, 12, 30, 6, 5, 5, 1, 1, 1, 2, 2, 2, 2);
+  first.act = NN_ACT_RELU;
+  check_against_reference(&first, 1);
 }
 
 static void test_conv_1x1_hand_computed(void **state)
