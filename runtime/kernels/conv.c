@@ -644,7 +644,7 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
       nn_conv_params q;
       if (padded_params(&q, p)) {
         conv_backward_padded(dx != NULL ? dx + xo : NULL, dw != NULL ? dw + wo : NULL, dyg,
-                             x != NULL ? x + xo : NULL, w + wo, p, &q);
+                             x != NULL ? x + xo : NULL, w != NULL ? w + wo : NULL, p, &q);
         continue;
       }
       if (dw != NULL) {
