@@ -2,6 +2,7 @@
 #
 #   make            build/onnxcc and build/libonnxcc.a
 #   make test       unit tests, model goldens, ONNX conformance
+#   make simd-test  the kernel tests against each vector path this CPU runs (in `make test`)
 #   make demo       compile a model from models/, run it, print predictions
 #   make install PREFIX=/usr/local
 #   make mcu-test   the runtime and models on Cortex-M4F and M3 under QEMU (in `make test`)
