@@ -627,8 +627,12 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
     nn_depthwise_backward(dx, dw, db, dy, x, w, p);
     return;
   }
+  if (db != NULL)
+    for (int img = 0; img < p->n; img++)
+      for (int o = 0; o < p->m; o++)
+        db[o] += sum_of(dy + ((ptrdiff_t)img * p->m + o) * p->oh * p->ow, p->oh * p->ow);
 #if defined(NN_CONV_DIRECT)
-  nn_conv_direct_backward(dx, dw, db, dy, x, w, p);
+  nn_conv_direct_backward(dx, dw, dy, x, w, p);
   return;
 #endif
   int k = cg * p->kh * p->kw;
@@ -638,9 +642,6 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
       const float *dyg = dy + ((ptrdiff_t)img * p->m + (ptrdiff_t)g * mg) * out_plane;
       ptrdiff_t xo = ((ptrdiff_t)img * p->c + (ptrdiff_t)g * cg) * in_plane;
       ptrdiff_t wo = (ptrdiff_t)g * mg * k;
-      if (db != NULL)
-        for (int o = 0; o < mg; o++)
-          db[g * mg + o] += sum_of(dyg + (ptrdiff_t)o * out_plane, out_plane);
       nn_conv_params q;
       if (padded_params(&q, p)) {
         conv_backward_padded(dx != NULL ? dx + xo : NULL, dw != NULL ? dw + wo : NULL, dyg,

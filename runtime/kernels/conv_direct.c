@@ -140,26 +140,10 @@ static float dot_strided(const float *a, const float *b, int bs, int n)
   return s;
 }
 
-// sum_t a[t], t < n, with 8 partial sums like dot_strided.
-static float sum_of(const float *a, int n)
-{
-  float acc[8] = {0.0f};
-  int t = 0;
-  for (; t + 8 <= n; t += 8)
-    for (int l = 0; l < 8; l++)
-      acc[l] += a[t + l];
-  float s = 0.0f;
-  for (; t < n; t++)
-    s += a[t];
-  for (int l = 0; l < 8; l++)
-    s += acc[l];
-  return s;
-}
-
 // Backward of the convolution above (p->act must be NONE). With
 // X(img, g*cg + ci, i*sh + u*dh - pt, j*sw + v*dw - pl) the input position
 // that output (i, j) reads through tap (u, v):
-//   term 1  db[o]           += sum_{img,i,j} dY[img, o, i, j]
+//   term 1  db[o]           += sum_{img,i,j} dY[img, o, i, j]   (conv.c does it)
 //   term 2  dw[o, ci, u, v] += sum_{img,i,j} dY[img, o, i, j] * X(...)
 //   term 3  dX(...)         += sum_{o in group, u, v} w[o, ci, u, v] * dY[img, o, i, j]
 // Terms 2 and 3 walk exactly the forward's loops (same valid ranges, so
@@ -167,19 +151,12 @@ static float sum_of(const float *a, int n)
 // with a shifted X row, term 3 an axpy of a dY row into a shifted dX row,
 // both contiguous at stride 1. A 1x1 stride-1 unpadded convolution is a
 // matrix product per (image, group), so it goes to nn_matmul_backward.
-void nn_conv_direct_backward(float *dx, float *dw, float *db, const float *dy,
-                             const float *x, const float *w, const nn_conv_params *p)
+void nn_conv_direct_backward(float *dx, float *dw, const float *dy, const float *x,
+                             const float *w, const nn_conv_params *p)
 {
   int cg = p->c / p->group, mg = p->m / p->group;
   int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
 
-  if (db != NULL) {
-    for (int img = 0; img < p->n; img++)
-      for (int o = 0; o < p->m; o++) {
-        const float *dyo = dy + ((ptrdiff_t)img * p->m + o) * out_plane;
-        db[o] += sum_of(dyo, out_plane);
-      }
-  }
   if (dx == NULL && dw == NULL)
     return;
 

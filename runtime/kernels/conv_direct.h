@@ -11,7 +11,8 @@
 
 void nn_conv_direct_forward(float *restrict y, const float *restrict x, const float *w,
                             const float *b, const nn_conv_params *p);
-void nn_conv_direct_backward(float *dx, float *dw, float *db, const float *dy,
-                             const float *x, const float *w, const nn_conv_params *p);
+// dx and dw only: conv.c adds db.
+void nn_conv_direct_backward(float *dx, float *dw, const float *dy, const float *x,
+                             const float *w, const nn_conv_params *p);
 
 #endif
