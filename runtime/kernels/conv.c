@@ -350,24 +350,6 @@ typedef struct {
   const nn_conv_params *p;
 } wide_output;
 
-static void store_wide(void *y_dst, const float *tile, int i0, int mr, int j0, int nr)
-{
-  const wide_output *out = y_dst;
-  int w = out->p->w, ow = out->p->ow, plane = out->p->oh * ow;
-  for (int c = 0; c < nr;) {
-    int i = (j0 + c) / w, jj = (j0 + c) % w;
-    int len = w - jj < nr - c ? w - jj : nr - c; // to the end of the wide row
-    int keep = ow - jj < len ? ow - jj : len;   // of which real pixels
-    for (int r = 0; r < mr; r++) {
-      float *yr = out->y + (ptrdiff_t)(i0 + r) * plane + i * ow + jj;
-      const float *tr = tile + r * NN_NR + c;
-      for (int t = 0; t < keep; t++)
-        yr[t] += tr[t];
-    }
-    c += len;
-  }
-}
-
 // The real pixels among wide pixels j0 .. j0+nr-1: runs of keep panel
 // columns from c, output pixel pixel (in the dense oh*ow plane) onwards.
 typedef struct {
@@ -388,6 +370,23 @@ static int wide_runs(wide_run *runs, int j0, int nr, const nn_conv_params *p)
     c += len;
   }
   return count;
+}
+
+static void store_wide(void *y_dst, const float *tile, int i0, int mr, int j0, int nr)
+{
+  const wide_output *out = y_dst;
+  int plane = out->p->oh * out->p->ow;
+  wide_run runs[NN_NR];
+  int nruns = wide_runs(runs, j0, nr, out->p);
+  for (int k = 0; k < nruns; k++) {
+    int keep = runs[k].keep;
+    for (int r = 0; r < mr; r++) {
+      float *yr = out->y + (ptrdiff_t)(i0 + r) * plane + runs[k].pixel;
+      const float *tr = tile + r * NN_NR + runs[k].c;
+      for (int t = 0; t < keep; t++)
+        yr[t] += tr[t];
+    }
+  }
 }
 
 // The gradient of the output over wide pixels: dY(o, J) for real pixels,

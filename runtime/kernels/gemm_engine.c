@@ -186,26 +186,42 @@ static void pack_a(float *restrict ap, const float *a, int a_rs, int a_cs, int m
       ap[r * kc + p] = a[(ptrdiff_t)r * a_rs + (ptrdiff_t)p * a_cs];
 }
 
+// Where the panels of B come from: pack() writes any panel; when row_off
+// is not NULL, whole panels are instead read in place, row p of the panel
+// at b + row_off[p] + j0.
+typedef struct {
+  nn_pack_fn *pack;
+  const void *src;
+  const float *b;
+  const int *row_off;
+} b_panels;
+
 // The products of one block of A (rows i0.., products k0..): every panel
-// of B, packed into bp, times every MR-row strip of the block, whose rows
-// start lda apart at ablock and are contiguous along k.
-static void multiply_block(void *y, int ldy, nn_unpack_fn *unpack,
+// of B times every MR-row strip of the block. Row r of the block, from
+// product k0 on, is at arows[r] + k0 or, when arows is NULL, at
+// ablock + r*lda; rows are contiguous along k.
+static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpack,
                            const nn_gemm_epilogue *ep, const float *const *arows,
-                           const float *ablock, ptrdiff_t lda,
-                           float alpha, nn_pack_fn *pack_b, const void *b_src, int i0, int mc,
-                           int k0, int kc, int k, int n, float *restrict bp)
+                           const float *ablock, ptrdiff_t lda, float alpha, const b_panels *bs,
+                           int i0, int mc, int k0, int kc, int k, int n, float *restrict bp)
 {
   float tile[NN_MR * NN_NR];
   for (int j0 = 0; j0 < n; j0 += NN_NR) {
     int nr = n - j0 < NN_NR ? n - j0 : NN_NR;
-    pack_b(bp, b_src, k0, kc, j0, nr);
+    int in_place = bs->row_off != NULL && nr == NN_NR;
+    if (!in_place)
+      bs->pack(bp, bs->src, k0, kc, j0, nr);
     for (int s = 0; s < mc; s += NN_MR) {
       int mr = mc - s < NN_MR ? mc - s : NN_MR;
       const float *rows[NN_MR];
-      for (int r = 0; r < NN_MR; r++)
-        rows[r] = arows != NULL ? arows[s + (r < mr ? r : mr - 1)] + k0
-                                : ablock + (s + (r < mr ? r : mr - 1)) * lda;
-      micro_kernel(tile, rows, bp, kc);
+      for (int r = 0; r < NN_MR; r++) {
+        int row = s + (r < mr ? r : mr - 1);
+        rows[r] = arows != NULL ? arows[row] + k0 : ablock + row * lda;
+      }
+      if (in_place)
+        micro_kernel_in_place(tile, rows, bs->b + j0, bs->row_off + k0, kc);
+      else
+        micro_kernel(tile, rows, bp, kc);
       if (unpack != NULL) {
         if (alpha != 1.0f)
           for (int c = 0; c < NN_MR * NN_NR; c++)
@@ -223,8 +239,8 @@ static void multiply_block(void *y, int ldy, nn_unpack_fn *unpack,
 // time; kept out of line so that the common case does not carry the copy
 // on its stack.
 static NN_NOINLINE void gemm_copied_a(void *y, int ldy, nn_unpack_fn *unpack, const float *a,
-                                      int a_rs, int a_cs, float alpha, nn_pack_fn *pack_b,
-                                      const void *b_src, int m, int n, int k)
+                                      int a_rs, int a_cs, float alpha, const b_panels *bs,
+                                      int m, int n, int k)
 {
   float bp[NN_KC * NN_NR];
   float ap[NN_PACK_MC * NN_KC];
@@ -233,24 +249,26 @@ static NN_NOINLINE void gemm_copied_a(void *y, int ldy, nn_unpack_fn *unpack, co
     for (int k0 = 0; k0 < k; k0 += NN_KC) {
       int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
       pack_a(ap, a + (ptrdiff_t)i0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, mc, kc);
-      multiply_block(y, ldy, unpack, NULL, NULL, ap, kc, alpha, pack_b, b_src, i0, mc, k0, kc, k, n,
-                     bp);
+      multiply_block(y, ldy, unpack, NULL, NULL, ap, kc, alpha, bs, i0, mc, k0, kc, k, n, bp);
     }
   }
 }
 
-// The blocks of an A with contiguous rows, read in place.
-static void gemm_direct_a(void *y, int ldy, nn_unpack_fn *unpack, const nn_gemm_epilogue *ep,
-                          const float *a, int a_rs, float alpha, nn_pack_fn *pack_b,
-                          const void *b_src, int m, int n, int k)
+// The blocks of an A with contiguous rows, read in place: row i at
+// a_rows[i], or at a + i*a_rs when a_rows is NULL.
+static NN_ALWAYS_INLINE void gemm_direct_a(void *y, int ldy, nn_unpack_fn *unpack,
+                                           const nn_gemm_epilogue *ep,
+                          const float *const *a_rows, const float *a, int a_rs, float alpha,
+                          const b_panels *bs, int m, int n, int k)
 {
   float bp[NN_KC * NN_NR];
   for (int i0 = 0; i0 < m; i0 += NN_MC) {
     int mc = m - i0 < NN_MC ? m - i0 : NN_MC;
     for (int k0 = 0; k0 < k; k0 += NN_KC) {
       int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
-      multiply_block(y, ldy, unpack, ep, NULL, a + (ptrdiff_t)i0 * a_rs + k0, a_rs, alpha, pack_b,
-                     b_src, i0, mc, k0, kc, k, n, bp);
+      const float *ablock = a_rows != NULL ? NULL : a + (ptrdiff_t)i0 * a_rs + k0;
+      multiply_block(y, ldy, unpack, ep, a_rows != NULL ? a_rows + i0 : NULL, ablock, a_rs,
+                     alpha, bs, i0, mc, k0, kc, k, n, bp);
     }
   }
 }
@@ -259,10 +277,11 @@ void nn_gemm_engine(void *y, int ldy, nn_unpack_fn *unpack, const float *a, int 
                     int a_cs, float alpha, nn_pack_fn *pack_b, const void *b_src, int m,
                     int n, int k)
 {
+  b_panels bs = {pack_b, b_src, NULL, NULL};
   if (a_cs != 1)
-    gemm_copied_a(y, ldy, unpack, a, a_rs, a_cs, alpha, pack_b, b_src, m, n, k);
+    gemm_copied_a(y, ldy, unpack, a, a_rs, a_cs, alpha, &bs, m, n, k);
   else
-    gemm_direct_a(y, ldy, unpack, NULL, a, a_rs, alpha, pack_b, b_src, m, n, k);
+    gemm_direct_a(y, ldy, unpack, NULL, NULL, a, a_rs, alpha, &bs, m, n, k);
 }
 
 void nn_gemm_engine_into(float *y, int ldy, const nn_gemm_epilogue *ep, const float *a,
@@ -276,50 +295,36 @@ void nn_gemm_engine_into(float *y, int ldy, const nn_gemm_epilogue *ep, const fl
                      ep->act_alpha, ep->act_beta);
     return;
   }
-  gemm_direct_a(y, ldy, NULL, ep, a, a_rs, 1.0f, pack_b, b_src, m, n, k);
+  b_panels bs = {pack_b, b_src, NULL, NULL};
+  gemm_direct_a(y, ldy, NULL, ep, NULL, a, a_rs, 1.0f, &bs, m, n, k);
 }
 
 void nn_gemm_engine_rows(void *y, int ldy, nn_unpack_fn *unpack, const float *const *a_rows,
                          nn_pack_fn *pack_b, const void *b_src, int m, int n, int k)
 {
-  float bp[NN_KC * NN_NR];
-  for (int i0 = 0; i0 < m; i0 += NN_MC) {
-    int mc = m - i0 < NN_MC ? m - i0 : NN_MC;
-    for (int k0 = 0; k0 < k; k0 += NN_KC) {
-      int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
-      multiply_block(y, ldy, unpack, NULL, a_rows + i0, NULL, 0, 1.0f, pack_b, b_src, i0, mc,
-                     k0, kc, k, n, bp);
-    }
-  }
+  b_panels bs = {pack_b, b_src, NULL, NULL};
+  gemm_direct_a(y, ldy, unpack, NULL, a_rows, NULL, 0, 1.0f, &bs, m, n, k);
+}
+
+// B(p, j) = b[b_off[p] + j], for the partial panel that cannot be read in
+// place: zeros past column nr.
+typedef struct {
+  const float *b;
+  const int *off;
+} offset_rows;
+
+static void pack_offset_rows(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
+{
+  const offset_rows *o = b_src;
+  for (int p = 0; p < kc; p++)
+    for (int c = 0; c < NN_NR; c++)
+      bp[p * NN_NR + c] = c < nr ? o->b[o->off[k0 + p] + j0 + c] : 0.0f;
 }
 
 void nn_gemm_engine_offsets(void *y, nn_unpack_fn *unpack, const float *a, int a_rs,
                            const float *b, const int *b_off, int m, int n, int k)
 {
-  float bp[NN_KC * NN_NR];
-  float tile[NN_MR * NN_NR];
-  for (int i0 = 0; i0 < m; i0 += NN_MC) {
-    int mc = m - i0 < NN_MC ? m - i0 : NN_MC;
-    for (int k0 = 0; k0 < k; k0 += NN_KC) {
-      int kc = k - k0 < NN_KC ? k - k0 : NN_KC;
-      for (int j0 = 0; j0 < n; j0 += NN_NR) {
-        int nr = n - j0 < NN_NR ? n - j0 : NN_NR;
-        if (nr < NN_NR) // the last, partial panel: packed with zeros past n
-          for (int p = 0; p < kc; p++)
-            for (int c = 0; c < NN_NR; c++)
-              bp[p * NN_NR + c] = c < nr ? b[b_off[k0 + p] + j0 + c] : 0.0f;
-        for (int s = 0; s < mc; s += NN_MR) {
-          int mr = mc - s < NN_MR ? mc - s : NN_MR;
-          const float *rows[NN_MR];
-          for (int r = 0; r < NN_MR; r++)
-            rows[r] = a + (ptrdiff_t)(i0 + s + (r < mr ? r : mr - 1)) * a_rs + k0;
-          if (nr == NN_NR)
-            micro_kernel_in_place(tile, rows, b + j0, b_off + k0, kc);
-          else
-            micro_kernel(tile, rows, bp, kc);
-          unpack(y, tile, i0 + s, mr, j0, nr);
-        }
-      }
-    }
-  }
+  offset_rows o = {b, b_off};
+  b_panels bs = {pack_offset_rows, &o, b, b_off};
+  gemm_direct_a(y, 0, unpack, NULL, NULL, a, a_rs, 1.0f, &bs, m, n, k);
 }

@@ -20,6 +20,7 @@
  */
 #include "nn.h"
 #include "grad_check.h"
+#include "pool_shapes.h"
 
 #include <string.h>
 
@@ -188,53 +189,7 @@ static void test_pool_backward_null_dx_is_a_no_op(void **state)
 
 // ------------------------------------------------ fast paths vs definition
 
-// Parameters as the compiler passes them (compiler/ops/window.c): explicit
-// pads, and with ceil_mode one more cell when the windows do not end on
-// the padding, unless that cell would start inside the end padding.
-static nn_pool_params shape(const int *a, int include_pad)
-{
-  int n = a[0], c = a[1], h = a[2], w = a[3], kh = a[4], kw = a[5], sh = a[6], sw = a[7];
-  int dh = a[8], dw = a[9], pt = a[10], pl = a[11], pb = a[12], pr = a[13], ceil_mode = a[14];
-  nn_pool_params p = {.n = n, .c = c, .h = h, .w = w, .kh = kh, .kw = kw,
-                      .stride_h = sh, .stride_w = sw, .dil_h = dh, .dil_w = dw,
-                      .pad_t = pt, .pad_l = pl, .pad_b = pb, .pad_r = pr,
-                      .count_include_pad = include_pad};
-  int span_h = h + pt + pb - (kh - 1) * dh - 1, span_w = w + pl + pr - (kw - 1) * dw - 1;
-  p.oh = (ceil_mode ? (span_h + sh - 1) / sh : span_h / sh) + 1;
-  p.ow = (ceil_mode ? (span_w + sw - 1) / sw : span_w / sw) + 1;
-  if (ceil_mode && (p.oh - 1) * sh >= h + pt)
-    p.oh--;
-  if (ceil_mode && (p.ow - 1) * sw >= w + pl)
-    p.ow--;
-  return p;
-}
-
-// n c h w, kh kw, strides, dilations, pads t l b r, ceil_mode.
-static const int shapes[][15] = {
-    {2, 3, 28, 28, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // LeNet: planes fold into one
-    {1, 4, 10, 10, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // rows of 5
-    {2, 2, 9, 11, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},  // odd: last row, column unread
-    {1, 2, 9, 11, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 1},  // ceil: extra row, column
-    {1, 1, 4, 100, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // rows of 50
-    {1, 3, 17, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, // ResNet's stem pool
-    {1, 2, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}, // ceil with pads
-    {1, 2, 15, 15, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // 3x3 stride 2, no pads
-    {1, 1, 9, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},  // rows of 35
-    {2, 2, 12, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, // 3x3 stride 1, pad 1
-    {1, 1, 6, 40, 3, 3, 1, 1, 1, 1, 0, 2, 0, 1, 0},  // asymmetric pads
-    {1, 2, 13, 14, 3, 3, 2, 2, 2, 2, 2, 1, 1, 2, 0}, // dilation 2
-    {1, 2, 11, 12, 2, 2, 1, 1, 2, 2, 1, 1, 1, 1, 1}, // dilation 2, ceil
-    {2, 2, 1, 40, 1, 3, 1, 2, 1, 1, 0, 1, 0, 1, 0},  // 1-D
-    {1, 1, 1, 700, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 0}, // 1-D, rows of 698
-    {1, 1, 3, 600, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, // 3x3, rows of 299
-    {1, 2, 20, 40, 2, 3, 2, 1, 1, 1, 0, 1, 0, 1, 0}, // unequal strides
-    {1, 2, 9, 9, 3, 3, 3, 3, 1, 1, 0, 0, 0, 0, 1},   // 3x3 stride 3, ceil
-    {1, 1, 30, 30, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 0}, // 5x5, pad 2
-    {2, 3, 6, 6, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},   // tiny planes
-    {1, 1, 3, 3, 2, 2, 1, 1, 1, 1, 2, 2, 2, 2, 0},   // windows of padding only
-};
-
-enum { NSHAPES = (int)(sizeof shapes / sizeof shapes[0]), BIG = 1 << 14 };
+enum { BIG = 1 << 14 };
 
 static void fill_random(float *x, int count, unsigned seed)
 {
@@ -318,9 +273,9 @@ static void assert_same_bits(const float *got, const float *want, int count)
 static void check_backward_over_shapes(int is_max)
 {
   static float x[BIG], dy[BIG], dx[BIG], want[BIG];
-  for (int t = 0; t < NSHAPES; t++)
+  for (int t = 0; t < POOL_SHAPES; t++)
     for (int round = 0; round < 3; round++) {
-      nn_pool_params p = shape(shapes[t], round == 2);
+      nn_pool_params p = pool_shape(pool_shapes[t], round == 2);
       int nx = p.n * p.c * p.h * p.w, ny = p.n * p.c * p.oh * p.ow;
       assert_true(nx <= BIG && ny <= BIG);
       if (round == 0)

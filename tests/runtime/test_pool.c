@@ -15,6 +15,7 @@
  */
 #include "nn.h"
 #include "test.h"
+#include "pool_shapes.h"
 
 #include <string.h>
 
@@ -261,56 +262,6 @@ static void test_global_maxpool_maxes_each_row(void **state)
 
 // ------------------------------------------------ fast paths vs definition
 
-// Parameters as the compiler passes them (compiler/ops/window.c): explicit
-// pads, and with ceil_mode one more cell when the windows do not end on
-// the padding, unless that cell would start inside the end padding.
-static nn_pool_params shape(int n, int c, int h, int w, int kh, int kw, int sh,
-                            int sw, int dh, int dw, int pt, int pl, int pb, int pr,
-                            int ceil_mode)
-{
-  nn_pool_params p = {.n = n, .c = c, .h = h, .w = w, .kh = kh, .kw = kw,
-                      .stride_h = sh, .stride_w = sw, .dil_h = dh, .dil_w = dw,
-                      .pad_t = pt, .pad_l = pl, .pad_b = pb, .pad_r = pr};
-  int span_h = h + pt + pb - (kh - 1) * dh - 1, span_w = w + pl + pr - (kw - 1) * dw - 1;
-  p.oh = (ceil_mode ? (span_h + sh - 1) / sh : span_h / sh) + 1;
-  p.ow = (ceil_mode ? (span_w + sw - 1) / sw : span_w / sw) + 1;
-  if (ceil_mode && (p.oh - 1) * sh >= h + pt)
-    p.oh--;
-  if (ceil_mode && (p.ow - 1) * sw >= w + pl)
-    p.ow--;
-  return p;
-}
-
-// n c h w, kh kw, strides, dilations, pads t l b r, ceil_mode.
-static const int shapes[][15] = {
-    {2, 3, 28, 28, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // LeNet: planes fold into one
-    {1, 4, 10, 10, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // rows of 5
-    {2, 2, 9, 11, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},  // odd: last row, column unread
-    {1, 2, 9, 11, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 1},  // ceil: extra row, column
-    {1, 1, 4, 100, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // rows of 50
-    {1, 3, 17, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, // ResNet's stem pool
-    {1, 2, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}, // ceil with pads
-    {1, 2, 15, 15, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 0}, // 3x3 stride 2, no pads
-    {1, 1, 9, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},  // rows of 35
-    {2, 2, 12, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, // 3x3 stride 1, pad 1
-    {1, 1, 6, 40, 3, 3, 1, 1, 1, 1, 0, 2, 0, 1, 0},  // asymmetric pads
-    {1, 2, 13, 14, 3, 3, 2, 2, 2, 2, 2, 1, 1, 2, 0}, // dilation 2
-    {1, 2, 11, 12, 2, 2, 1, 1, 2, 2, 1, 1, 1, 1, 1}, // dilation 2, ceil
-    {2, 2, 1, 40, 1, 3, 1, 2, 1, 1, 0, 1, 0, 1, 0},  // 1-D
-    {1, 1, 1, 700, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 0}, // 1-D, rows of 698
-    {1, 2, 20, 40, 2, 3, 2, 1, 1, 1, 0, 1, 0, 1, 0}, // unequal strides
-    {1, 2, 9, 9, 3, 3, 3, 3, 1, 1, 0, 0, 0, 0, 1},   // 3x3 stride 3, ceil
-    {1, 1, 30, 30, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 0}, // 5x5, pad 2
-    {2, 3, 6, 6, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},   // tiny planes
-    {1, 1, 3, 3, 2, 2, 1, 1, 1, 1, 2, 2, 2, 2, 0},   // windows of padding only
-};
-
-static nn_pool_params shape_at(int t)
-{
-  const int *a = shapes[t];
-  return shape(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
-               a[11], a[12], a[13], a[14]);
-}
 
 // Small integers, so windows have ties, and now and then -inf, +inf, a NaN
 // of either sign or a zero of either sign.
@@ -389,8 +340,8 @@ static void test_maxpool_matches_definition_over_shapes(void **state)
 {
   (void)state;
   static float x[BIG], y[BIG], want[BIG];
-  for (int t = 0; t < (int)(sizeof shapes / sizeof shapes[0]); t++) {
-    nn_pool_params p = shape_at(t);
+  for (int t = 0; t < POOL_SHAPES; t++) {
+    nn_pool_params p = pool_shape(pool_shapes[t], 0);
     int nx = p.n * p.c * p.h * p.w, ny = p.n * p.c * p.oh * p.ow;
     assert_true(nx <= BIG && ny <= BIG);
     for (unsigned seed = 1; seed <= 3; seed++) {
@@ -409,9 +360,9 @@ static void test_avgpool_matches_definition_over_shapes(void **state)
 {
   (void)state;
   static float x[BIG], y[BIG], want[BIG];
-  for (int t = 0; t < (int)(sizeof shapes / sizeof shapes[0]); t++)
+  for (int t = 0; t < POOL_SHAPES; t++)
     for (int incl = 0; incl < 2; incl++) {
-      nn_pool_params p = shape_at(t);
+      nn_pool_params p = pool_shape(pool_shapes[t], 0);
       p.count_include_pad = incl;
       int nx = p.n * p.c * p.h * p.w, ny = p.n * p.c * p.oh * p.ow;
       assert_true(nx <= BIG && ny <= BIG);
@@ -433,7 +384,7 @@ static void test_maxpool_nan_and_ties_inside_2x2_windows(void **state)
                        3,   4, 5, -NAN, -0.0f, -2, -INFINITY, -INFINITY,
                        7,   1, 6, 6, -0.0f, 0.0f, INFINITY, 2,
                        NAN, 2, 6, 6, -1, -3, 1, NAN};
-  nn_pool_params p = shape(1, 1, 4, 8, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0);
+  nn_pool_params p = pool_shape((const int[15]){1, 1, 4, 8, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0}, 0);
   float y[8], want[8];
   nn_maxpool_forward(y, x, &p);
   ref_maxpool(want, x, &p);
