@@ -22,6 +22,10 @@
  * single-channel input with one group (a first layer on grey images) is one
  * product with all output channels as its rows, so it stays here.
  *
+ * With AVX-512, wide-row convolutions with 9 to 16 output channels (too
+ * few for the engine's strips) put the channels across vector lanes
+ * instead (conv_lanes.c).
+ *
  * Builds for cores without vector units can take -DNN_CONV_DIRECT, which
  * sends every non-depthwise convolution to conv_direct.c instead.
  *
@@ -30,6 +34,7 @@
  * compiler turns them into pad_t/pad_l and oh/ow).
  */
 #include "conv_direct.h"
+#include "conv_lanes.h"
 #include "depthwise.h"
 #include "gemm_engine.h"
 
@@ -442,6 +447,13 @@ static void conv_wide(float *y, const float *x, const float *w, const nn_gemm_ep
                       const nn_conv_params *p)
 {
   int mg = p->m / p->group, k = p->c / p->group * p->kh * p->kw, plane = p->oh * p->ow;
+#if NN_CONV_LANES
+  if (nn_conv_lanes_fits(p)) {
+    nn_conv_lanes(y, x, w, ep->bias, p);
+    nn_act_forward(y, y, mg * plane, ep->act, ep->act_alpha, ep->act_beta);
+    return;
+  }
+#endif
   conv_image im = {x, NULL, p};
   wide_output out = {y, p};
   for (int o = 0; o < mg; o++)

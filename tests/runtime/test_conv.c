@@ -242,6 +242,34 @@ static void test_conv_large_shapes_cross_engine_blocks(void **state)
   check_against_reference(&first, 1);
 }
 
+// 9 to 16 output channels, unpadded at stride 1 or padded into the small
+// copy: with AVX-512 the channels go across vector lanes (conv_lanes.c), 8
+// wide pixels a block, the last block overlapping; kernel rows of 3, 5 and
+// 7 adjacent taps share their broadcasts, other kernels go tap by tap.
+static void test_conv_few_channels_across_lanes_match_reference(void **state)
+{
+  (void)state;
+  nn_conv_params lenet = make(2, 6, 14, 14, 16, 5, 5, 1, 1, 1, 0, 0, 0, 0);
+  lenet.act = NN_ACT_RELU;
+  check_against_reference(&lenet, 1);
+  nn_conv_params nine = make(1, 3, 6, 9, 9, 3, 3, 1, 1, 1, 0, 0, 0, 0); // 4 x 7 out, wide 22
+  check_against_reference(&nine, 0);
+  nn_conv_params seven = make(1, 2, 11, 12, 13, 7, 7, 1, 1, 1, 0, 0, 0, 0);
+  check_against_reference(&seven, 1);
+  nn_conv_params dilated = make(1, 4, 10, 10, 12, 3, 3, 1, 1, 2, 0, 0, 0, 0);
+  check_against_reference(&dilated, 1);
+  nn_conv_params column = make(1, 5, 8, 6, 15, 3, 1, 1, 1, 1, 0, 0, 0, 0);
+  check_against_reference(&column, 1);
+  nn_conv_params padded = make(2, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  padded.act = NN_ACT_LEAKY_RELU;
+  padded.act_alpha = 0.1f;
+  check_against_reference(&padded, 1);
+  nn_conv_params tiny = make(1, 2, 3, 4, 10, 3, 3, 1, 1, 1, 0, 0, 0, 0); // wide 2: engine
+  check_against_reference(&tiny, 1);
+  nn_conv_params deep = make(1, 28, 5, 5, 16, 3, 3, 1, 1, 1, 0, 0, 0, 0); // K 252
+  check_against_reference(&deep, 1);
+}
+
 static void test_conv_1x1_hand_computed(void **state)
 {
   (void)state;
@@ -282,6 +310,7 @@ int main(void)
       cmocka_unit_test(test_conv_padding_wider_than_kernel_gives_bias),
       cmocka_unit_test(test_conv_1x1_matches_reference),
       cmocka_unit_test(test_conv_large_shapes_cross_engine_blocks),
+      cmocka_unit_test(test_conv_few_channels_across_lanes_match_reference),
       cmocka_unit_test(test_conv_1x1_hand_computed),
       cmocka_unit_test(test_conv_1x1_strided_or_padded_matches_reference),
   };
