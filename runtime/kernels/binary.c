@@ -71,6 +71,10 @@ static void binary_row(float *y, const float *a, int sa, const float *b, int sb,
       for (i = 0; i < n; i++)
         y[i] = a[i] / b[i];
       return;
+    case NN_PRELU:
+      for (i = 0; i < n; i++)
+        y[i] = a[i] < 0.0f ? a[i] * b[i] : a[i];
+      return;
     default:
       for (i = 0; i < n; i++)
         y[i] = binop(op, a[i], b[i]);
@@ -95,6 +99,10 @@ static void binary_row(float *y, const float *a, int sa, const float *b, int sb,
     case NN_DIV:
       for (i = 0; i < n; i++)
         y[i] = a[i] / bv;
+      return;
+    case NN_PRELU: // one slope per channel: rows of a channel share it
+      for (i = 0; i < n; i++)
+        y[i] = a[i] < 0.0f ? a[i] * bv : a[i];
       return;
     default:
       for (i = 0; i < n; i++)
@@ -157,10 +165,8 @@ void nn_binary_forward(float *y, const float *a, const float *b, nn_binop op,
   }
 }
 
-// Backward of one row: n elements, dy and y dense, a and b (and their
-// gradients, which share their layout) at strides sa and sb. A stride of 0
-// makes every element add into the same gradient cell, which is how a
-// broadcast operand's gradient gets summed. da and db may be the same
+// Backward of one row: n elements, dy and y dense, a and b at strides sa
+// and sb, their gradients at strides ga and gb. da and db may be the same
 // buffer (y = x op x): each is accumulated in its own loop, reading only
 // dy, a, b and y.
 //
@@ -174,9 +180,9 @@ void nn_binary_forward(float *y, const float *a, const float *b, nn_binop op,
 //   Pow  da += g*b*a^(b-1), 0 where b == 0
 //        db += g*y*log(a),  0 where a == 0 and b >= 0   (torch's pow_backward)
 //   PRelu da += a > 0 ? g : g*b    db += a > 0 ? 0 : g*a   (torch's prelu)
-static inline void backward_row(float *da, float *db, const float *dy, const float *a,
-                                int sa, const float *b, int sb, const float *y, int n,
-                                nn_binop op)
+static inline void backward_row(float *da, int ga, float *db, int gb, const float *dy,
+                                const float *a, int sa, const float *b, int sb,
+                                const float *y, int n, nn_binop op)
 {
   int i;
   switch (op) {
@@ -184,30 +190,30 @@ static inline void backward_row(float *da, float *db, const float *dy, const flo
   case NN_SUB:
     if (da != NULL)
       for (i = 0; i < n; i++)
-        da[(ptrdiff_t)i * sa] += dy[i];
+        da[(ptrdiff_t)i * ga] += dy[i];
     if (db != NULL && op == NN_ADD)
       for (i = 0; i < n; i++)
-        db[(ptrdiff_t)i * sb] += dy[i];
+        db[(ptrdiff_t)i * gb] += dy[i];
     if (db != NULL && op == NN_SUB)
       for (i = 0; i < n; i++)
-        db[(ptrdiff_t)i * sb] -= dy[i];
+        db[(ptrdiff_t)i * gb] -= dy[i];
     break;
   case NN_MUL:
     if (da != NULL)
       for (i = 0; i < n; i++)
-        da[(ptrdiff_t)i * sa] += dy[i] * b[(ptrdiff_t)i * sb];
+        da[(ptrdiff_t)i * ga] += dy[i] * b[(ptrdiff_t)i * sb];
     if (db != NULL)
       for (i = 0; i < n; i++)
-        db[(ptrdiff_t)i * sb] += dy[i] * a[(ptrdiff_t)i * sa];
+        db[(ptrdiff_t)i * gb] += dy[i] * a[(ptrdiff_t)i * sa];
     break;
   case NN_DIV:
     if (da != NULL)
       for (i = 0; i < n; i++)
-        da[(ptrdiff_t)i * sa] += dy[i] / b[(ptrdiff_t)i * sb];
+        da[(ptrdiff_t)i * ga] += dy[i] / b[(ptrdiff_t)i * sb];
     if (db != NULL)
       for (i = 0; i < n; i++) {
         float bv = b[(ptrdiff_t)i * sb];
-        db[(ptrdiff_t)i * sb] -= dy[i] * ((a[(ptrdiff_t)i * sa] / bv) / bv);
+        db[(ptrdiff_t)i * gb] -= dy[i] * ((a[(ptrdiff_t)i * sa] / bv) / bv);
       }
     break;
   case NN_MAX:
@@ -217,13 +223,13 @@ static inline void backward_row(float *da, float *db, const float *dy, const flo
       for (i = 0; i < n; i++) {
         float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];
         int loses = op == NN_MAX ? av < bv : av > bv;
-        da[(ptrdiff_t)i * sa] += loses ? 0.0f : av == bv ? 0.5f * dy[i] : dy[i];
+        da[(ptrdiff_t)i * ga] += loses ? 0.0f : av == bv ? 0.5f * dy[i] : dy[i];
       }
     if (db != NULL)
       for (i = 0; i < n; i++) {
         float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];
         int loses = op == NN_MAX ? bv < av : bv > av;
-        db[(ptrdiff_t)i * sb] += loses ? 0.0f : av == bv ? 0.5f * dy[i] : dy[i];
+        db[(ptrdiff_t)i * gb] += loses ? 0.0f : av == bv ? 0.5f * dy[i] : dy[i];
       }
     break;
   case NN_POW:
@@ -231,45 +237,45 @@ static inline void backward_row(float *da, float *db, const float *dy, const flo
       for (i = 0; i < n; i++) {
         float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];
         if (bv != 0.0f)
-          da[(ptrdiff_t)i * sa] += dy[i] * bv * powf(av, bv - 1.0f);
+          da[(ptrdiff_t)i * ga] += dy[i] * bv * powf(av, bv - 1.0f);
       }
     if (db != NULL)
       for (i = 0; i < n; i++) {
         float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];
         float yv = y != NULL ? y[i] : powf(av, bv);
         if (!(av == 0.0f && bv >= 0.0f))
-          db[(ptrdiff_t)i * sb] += dy[i] * yv * logf(av);
+          db[(ptrdiff_t)i * gb] += dy[i] * yv * logf(av);
       }
     break;
   case NN_PRELU:
     if (da != NULL)
       for (i = 0; i < n; i++) {
         float av = a[(ptrdiff_t)i * sa];
-        da[(ptrdiff_t)i * sa] += av > 0.0f ? dy[i] : dy[i] * b[(ptrdiff_t)i * sb];
+        da[(ptrdiff_t)i * ga] += av > 0.0f ? dy[i] : dy[i] * b[(ptrdiff_t)i * sb];
       }
     if (db != NULL)
       for (i = 0; i < n; i++) {
         float av = a[(ptrdiff_t)i * sa];
-        db[(ptrdiff_t)i * sb] += av > 0.0f ? 0.0f : dy[i] * av;
+        db[(ptrdiff_t)i * gb] += av > 0.0f ? 0.0f : dy[i] * av;
       }
     break;
   }
 }
 
-// backward_row with the common stride pairs as constants, so that those
-// loops vectorise; anything else takes the general loops.
-static void binary_backward_row(float *da, float *db, const float *dy, const float *a,
-                                int sa, const float *b, int sb, const float *y, int n,
-                                nn_binop op)
+// sum_t v[t], t < n, in 16 partial sums so that it vectorises.
+static float sum_of(const float *v, int n)
 {
-  if (sa == 1 && sb == 1)
-    backward_row(da, db, dy, a, 1, b, 1, y, n, op);
-  else if (sa == 1 && sb == 0)
-    backward_row(da, db, dy, a, 1, b, 0, y, n, op);
-  else if (sa == 0 && sb == 1)
-    backward_row(da, db, dy, a, 0, b, 1, y, n, op);
-  else
-    backward_row(da, db, dy, a, sa, b, sb, y, n, op);
+  float part[16] = {0.0f};
+  int t = 0;
+  for (; t + 16 <= n; t += 16)
+    for (int l = 0; l < 16; l++)
+      part[l] += v[t + l];
+  float s = 0.0f;
+  for (; t < n; t++)
+    s += v[t];
+  for (int l = 0; l < 16; l++)
+    s += part[l];
+  return s;
 }
 
 // p + off, or NULL for an operand the op does not read (NULL + off would
@@ -282,6 +288,57 @@ static const float *offset_or_null(const float *p, ptrdiff_t off)
 static float *grad_offset_or_null(float *p, ptrdiff_t off)
 {
   return p != NULL ? p + off : NULL;
+}
+
+enum { CHUNK = 256 }; // elements of a row whose broadcast gradient is summed at once
+
+// backward_row with the common stride pairs as constants, so that those
+// loops vectorise; anything else takes the general loops. An operand
+// broadcast along the row (stride 0) gets the sum of the row's
+// contributions: they go into a chunk on the stack, which is then summed,
+// rather than one by one into the same cell.
+static void binary_backward_row(float *da, float *db, const float *dy, const float *a,
+                                int sa, const float *b, int sb, const float *y, int n,
+                                nn_binop op)
+{
+  int sum_a = da != NULL && sa == 0 && n > 1, sum_b = db != NULL && sb == 0 && n > 1;
+  if (!sum_a && !sum_b) {
+    if (sa == 1 && sb == 1)
+      backward_row(da, 1, db, 1, dy, a, 1, b, 1, y, n, op);
+    else if (sa == 1 && sb == 0) // db == NULL
+      backward_row(da, 1, db, 0, dy, a, 1, b, 0, y, n, op);
+    else if (sa == 0 && sb == 1) // da == NULL
+      backward_row(da, 0, db, 1, dy, a, 0, b, 1, y, n, op);
+    else
+      backward_row(da, sa, db, sb, dy, a, sa, b, sb, y, n, op);
+    return;
+  }
+  float part_a[CHUNK], part_b[CHUNK];
+  for (int c0 = 0; c0 < n; c0 += CHUNK) {
+    int cn = n - c0 < CHUNK ? n - c0 : CHUNK;
+    const float *ac = offset_or_null(a, (ptrdiff_t)c0 * sa);
+    const float *bc = offset_or_null(b, (ptrdiff_t)c0 * sb);
+    float *dac = sum_a ? part_a : grad_offset_or_null(da, (ptrdiff_t)c0 * sa);
+    float *dbc = sum_b ? part_b : grad_offset_or_null(db, (ptrdiff_t)c0 * sb);
+    for (int t = 0; t < cn; t++) {
+      if (sum_a)
+        part_a[t] = 0.0f;
+      if (sum_b)
+        part_b[t] = 0.0f;
+    }
+    const float *yc = offset_or_null(y, c0);
+    if (sa == 1 && sb == 0)
+      backward_row(dac, 1, dbc, 1, dy + c0, ac, 1, bc, 0, yc, cn, op);
+    else if (sa == 0 && sb == 1)
+      backward_row(dac, 1, dbc, 1, dy + c0, ac, 0, bc, 1, yc, cn, op);
+    else
+      backward_row(dac, sum_a ? 1 : sa, dbc, sum_b ? 1 : sb, dy + c0, ac, sa, bc, sb, yc,
+                   cn, op);
+    if (sum_a)
+      da[0] += sum_of(part_a, cn);
+    if (sum_b)
+      db[0] += sum_of(part_b, cn);
+  }
 }
 
 void nn_binary_backward(float *da, float *db, const float *dy, const float *a,

@@ -7,14 +7,15 @@
  * b (3,1) against y (2,3,4), so each gradient sums over a dimension), and a
  * scalar b. Operand values keep Min/Max away from ties, Div away from 0,
  * Pow's base positive and PRelu's input away from 0. Also: PRelu with a
- * per-channel slope, torch's tie rule for Min/Max (0.5 each, measured with
+ * per-channel slope, operands broadcast along rows longer than a chunk of
+ * the backward's sums, torch's tie rule for Min/Max (0.5 each, measured with
  * torch.maximum/minimum), Pow's zero cases, y = x * x with da == db, and
  * NULL gradients.
  */
 #include "nn.h"
 #include "grad_check.h"
 
-enum { MAXN = 24 };
+enum { MAXN = 1200 };
 
 typedef struct {
   nn_binop op;
@@ -123,6 +124,27 @@ static void test_binary_backward_prelu_per_channel_slope(void **state)
   assert_floats_near(ds, want_ds, 1, 0.0f);
 }
 
+// An operand broadcast along rows longer than the backward's chunk (256):
+// its gradient is each row's sum, taken chunk by chunk. a has one value
+// per row of 600 (stride 0 along the row), then b does (PRelu's slope).
+static void test_binary_backward_row_broadcast_sums_over_chunks(void **state)
+{
+  (void)state;
+  static bin_case c;
+  const nn_binop ops[4] = {NN_ADD, NN_MUL, NN_DIV, NN_POW};
+  for (int i = 0; i < 4; i++) {
+    c = (bin_case){.op = ops[i], .rank = 2, .dims = {2, 600}, .as = {1, 0}, .bs = {600, 1},
+                   .na = 2, .nb = 1200, .ny = 1200, .pass_y = 1};
+    run_case(&c);
+  }
+  c = (bin_case){.op = NN_PRELU, .rank = 2, .dims = {2, 600}, .as = {600, 1}, .bs = {1, 0},
+                 .na = 1200, .nb = 2, .ny = 1200};
+  run_case(&c);
+  c = (bin_case){.op = NN_SUB, .rank = 2, .dims = {2, 600}, .as = {600, 1}, .bs = {1, 0},
+                 .na = 1200, .nb = 2, .ny = 1200};
+  run_case(&c);
+}
+
 static void test_binary_backward_ties_and_zeros_match_pytorch(void **state)
 {
   (void)state;
@@ -180,6 +202,7 @@ int main(void)
       cmocka_unit_test(test_binary_backward_arithmetic_matches_finite_difference),
       cmocka_unit_test(test_binary_backward_min_max_pow_prelu_match_finite_difference),
       cmocka_unit_test(test_binary_backward_prelu_per_channel_slope),
+      cmocka_unit_test(test_binary_backward_row_broadcast_sums_over_chunks),
       cmocka_unit_test(test_binary_backward_ties_and_zeros_match_pytorch),
       cmocka_unit_test(test_binary_backward_same_operand_twice_accumulates_both),
       cmocka_unit_test(test_binary_backward_null_gradient_is_skipped),
