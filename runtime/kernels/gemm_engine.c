@@ -10,9 +10,12 @@
  * micro-kernel holds an MR x NR block of y in vector registers for the
  * whole panel: per product step it loads NR/VLEN vectors of B, broadcasts
  * MR values of A and issues MR*NR/VLEN multiply-adds, enough independent
- * accumulators to keep both FMA units busy. Edge tiles (fewer than MR rows
- * or NR columns) use the same kernel on zero-padded panels; only the
- * store is cut to size.
+ * accumulators to keep both FMA units busy. A whole tile of a dense y
+ * starts from y (or the bias) and is stored straight back, clamped when
+ * the fused activation is none, ReLU or Clip; edge tiles (fewer than MR
+ * rows or NR columns), other activations and unpack callbacks go through
+ * a tile buffer on the stack, on zero-padded panels, and only the store is
+ * cut to size.
  *
  * The micro-kernel is written once over a small vector vocabulary (vec,
  * vload, vsplat, vmuladd, ...) defined per instruction set below; the
@@ -23,6 +26,8 @@
  * is the one the runtime is compiled for.
  */
 #include "gemm_engine.h"
+
+#include <math.h>
 
 #if defined(__GNUC__)
 #define NN_NOINLINE __attribute__((noinline))
@@ -47,6 +52,7 @@ typedef __m512 vec;
 #define vstore(p, v) _mm512_storeu_ps(p, v)
 #define vsplat(s) _mm512_set1_ps(s)
 #define vmuladd(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define vclamp(lo, hi, v) _mm512_min_ps(hi, _mm512_max_ps(lo, v))
 #elif defined(NN_GEMM_AVX2)
 #include <immintrin.h>
 typedef __m256 vec;
@@ -56,6 +62,7 @@ typedef __m256 vec;
 #define vstore(p, v) _mm256_storeu_ps(p, v)
 #define vsplat(s) _mm256_set1_ps(s)
 #define vmuladd(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define vclamp(lo, hi, v) _mm256_min_ps(hi, _mm256_max_ps(lo, v))
 #elif defined(NN_GEMM_SSE)
 #include <emmintrin.h>
 typedef __m128 vec;
@@ -65,6 +72,7 @@ typedef __m128 vec;
 #define vstore(p, v) _mm_storeu_ps(p, v)
 #define vsplat(s) _mm_set1_ps(s)
 #define vmuladd(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
+#define vclamp(lo, hi, v) _mm_min_ps(hi, _mm_max_ps(lo, v))
 #else
 typedef float vec;
 #define VLEN 1
@@ -73,24 +81,36 @@ typedef float vec;
 #define vstore(p, v) (*(p) = (v))
 #define vsplat(s) (s)
 #define vmuladd(a, b, c) ((a) * (b) + (c))
+#define vclamp(lo, hi, v) clamp_scalar(lo, hi, v)
+static float clamp_scalar(float lo, float hi, float v)
+{
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
+}
 #undef NN_UNROLL
 #define NN_UNROLL
 #endif
 
 enum { NV = NN_NR / VLEN }; // vectors per tile row
 
-// tile(MR, NR) = A(MR, kc) * B(kc, NR), tile rows NN_NR apart, with
+// c(MR, NR) = init + A(MR, kc) * B(kc, NR), c rows ldc apart, with
 // A(r, p) = a[r][p]: one pointer per row, so that rows past the end of A
 // can repeat the last one (their results are never stored). Row p of B is
-// at b + boff[p], or, when boff is NULL, at b + p*NN_NR (a packed panel);
-// the two callers below are compiled separately, each with its own loads.
-static NN_ALWAYS_INLINE void multiply_tile(float *restrict tile, const float *const a[NN_MR],
+// at b + boff[p], or, when boff is NULL, at b + p*NN_NR (a packed panel).
+// init is c's old value (load_c), else bias[r] (0 when bias is NULL). With
+// clamp, the sums are clamped to [lo, hi] before they are stored (a NaN
+// stays NaN, as in nn_act_forward). Every caller passes constants for
+// what it does not use, so each compiles to its own loads.
+static NN_ALWAYS_INLINE void multiply_tile(float *restrict c_out, ptrdiff_t ldc, int load_c,
+                                           const float *bias, int clamp, float lo, float hi,
+                                           const float *const a[NN_MR],
                                            const float *restrict b, const int *boff, int kc)
 {
   vec c[NN_MR][NV];
   NN_UNROLL for (int r = 0; r < NN_MR; r++)
     NN_UNROLL for (int q = 0; q < NV; q++)
-      c[r][q] = vzero();
+      c[r][q] = load_c ? vload(c_out + r * ldc + q * VLEN)
+                       : vsplat(bias != NULL ? bias[r] : 0.0f);
   for (int p = 0; p < kc; p++) {
     const float *br = boff != NULL ? b + boff[p] : b + p * NN_NR;
     vec bv[NV];
@@ -102,22 +122,66 @@ static NN_ALWAYS_INLINE void multiply_tile(float *restrict tile, const float *co
         c[r][q] = vmuladd(ar, bv[q], c[r][q]);
     }
   }
+  if (clamp)
+    NN_UNROLL for (int r = 0; r < NN_MR; r++)
+      NN_UNROLL for (int q = 0; q < NV; q++)
+        c[r][q] = vclamp(vsplat(lo), vsplat(hi), c[r][q]);
   NN_UNROLL for (int r = 0; r < NN_MR; r++)
     NN_UNROLL for (int q = 0; q < NV; q++)
-      vstore(tile + r * NN_NR + q * VLEN, c[r][q]);
+      vstore(c_out + r * ldc + q * VLEN, c[r][q]);
 }
 
+// tile(MR, NR) = A * B, tile rows NN_NR apart.
 static void micro_kernel(float *restrict tile, const float *const a[NN_MR],
                          const float *restrict bp, int kc)
 {
-  multiply_tile(tile, a, bp, NULL, kc);
+  multiply_tile(tile, NN_NR, 0, NULL, 0, 0.0f, 0.0f, a, bp, NULL, kc);
 }
 
 // B read in place: row p at b + boff[p], NN_NR contiguous floats.
 static void micro_kernel_in_place(float *restrict tile, const float *const a[NN_MR],
                                   const float *restrict b, const int *boff, int kc)
 {
-  multiply_tile(tile, a, b, boff, kc);
+  multiply_tile(tile, NN_NR, 0, NULL, 0, 0.0f, 0.0f, a, b, boff, kc);
+}
+
+// A whole tile of y, computed in registers and stored there directly: y =
+// clamp(init + A * B) (see multiply_tile), B packed or in place.
+static void micro_kernel_y(float *restrict y, ptrdiff_t ldy, int load_y, const float *bias,
+                           int clamp, float lo, float hi, const float *const a[NN_MR],
+                           const float *restrict bp, int kc)
+{
+  multiply_tile(y, ldy, load_y, bias, clamp, lo, hi, a, bp, NULL, kc);
+}
+
+static void micro_kernel_y_in_place(float *restrict y, ptrdiff_t ldy, int load_y,
+                                    const float *bias, int clamp, float lo, float hi,
+                                    const float *const a[NN_MR], const float *restrict b,
+                                    const int *boff, int kc)
+{
+  multiply_tile(y, ldy, load_y, bias, clamp, lo, hi, a, b, boff, kc);
+}
+
+// Whether the activation of ep is a clamp to [lo, hi] (none, ReLU, Clip),
+// which the micro-kernel applies in registers.
+static int clamp_of(const nn_gemm_epilogue *ep, float *lo, float *hi)
+{
+  switch (ep->act) {
+  case NN_ACT_NONE:
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    return 1;
+  case NN_ACT_RELU:
+    *lo = 0.0f;
+    *hi = INFINITY;
+    return 1;
+  case NN_ACT_CLIP:
+    *lo = ep->act_alpha;
+    *hi = ep->act_beta;
+    return 1;
+  default:
+    return 0;
+  }
 }
 
 void nn_pack_strided(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
@@ -206,6 +270,8 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
                            int i0, int mc, int k0, int kc, int k, int n, float *restrict bp)
 {
   float tile[NN_MR * NN_NR];
+  float lo = 0.0f, hi = 0.0f;
+  int direct = unpack == NULL && alpha == 1.0f && (ep == NULL || clamp_of(ep, &lo, &hi));
   for (int j0 = 0; j0 < n; j0 += NN_NR) {
     int nr = n - j0 < NN_NR ? n - j0 : NN_NR;
     int in_place = bs->row_off != NULL && nr == NN_NR;
@@ -217,6 +283,18 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
       for (int r = 0; r < NN_MR; r++) {
         int row = s + (r < mr ? r : mr - 1);
         rows[r] = arows != NULL ? arows[row] + k0 : ablock + row * lda;
+      }
+      if (direct && mr == NN_MR && nr == NN_NR) {
+        // A whole tile of a dense y: accumulated and finished in registers.
+        float *yt = (float *)y + (ptrdiff_t)(i0 + s) * ldy + j0;
+        int first = ep != NULL && k0 == 0, last = ep != NULL && k0 + kc == k;
+        const float *bias = first && ep->bias != NULL ? ep->bias + i0 + s : NULL;
+        if (in_place)
+          micro_kernel_y_in_place(yt, ldy, !first, bias, last, lo, hi, rows, bs->b + j0,
+                                  bs->row_off + k0, kc);
+        else
+          micro_kernel_y(yt, ldy, !first, bias, last, lo, hi, rows, bp, kc);
+        continue;
       }
       if (in_place)
         micro_kernel_in_place(tile, rows, bs->b + j0, bs->row_off + k0, kc);
