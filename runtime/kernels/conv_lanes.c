@@ -108,8 +108,7 @@ void nn_conv_lanes(float *y, const float *x, const float *w, const float *b,
   int plane = p->oh * p->ow, wide = (p->oh - 1) * p->w + p->ow;
   float wt[NN_CONV_LANES_MAX_K * LANES];
   int off[NN_CONV_LANES_MAX_K];
-  // off[q]: where tap q = (ci, u, v) of pixel 0 reads x, counted without
-  // divisions (they would cost more than the transposition).
+  // off[q]: where tap q = (ci, u, v) of wide pixel 0 reads x.
   for (int ci = 0, q = 0; ci < p->c; ci++)
     for (int u = 0; u < p->kh; u++)
       for (int v = 0; v < p->kw; v++, q++)
