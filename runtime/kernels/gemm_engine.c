@@ -112,6 +112,13 @@ static NN_ALWAYS_INLINE void multiply_tile(float *restrict c_out, ptrdiff_t ldc,
       c[r][q] = load_c ? vload(c_out + r * ldc + q * VLEN)
                        : vsplat(bias != NULL ? bias[r] : 0.0f);
   for (int p = 0; p < kc; p++) {
+#if defined(__GNUC__)
+    // Weights too big for the caches stream in from memory, eight rows at
+    // once: fetch each row's next lines ahead of time (a line = 16 floats).
+    if ((p & 15) == 0)
+      NN_UNROLL for (int r = 0; r < NN_MR; r++)
+        __builtin_prefetch(a[r] + p + 64);
+#endif
     const float *br = boff != NULL ? b + boff[p] : b + p * NN_NR;
     vec bv[NV];
     NN_UNROLL for (int q = 0; q < NV; q++)
