@@ -23,6 +23,16 @@
  * And a plane small enough to copy, padded with zeros, into SMALL floats
  * of stack (7x7 and 14x14) has no edges at all (pad_plane).
  *
+ * Compiled for AVX-512 (__AVX512F__, not NN_NO_SIMD), the forward at
+ * stride 1 along rows, or 2 with dilation 1, takes the row-vector path
+ * instead (depthwise_avx512.c): 16 output columns of a row
+ * in one vector, each tap one masked load, the lanes outside x masked to
+ * zero instead of an edge or a padded copy, the activation (none, Relu,
+ * Clip) applied in registers. 3x3 kernels go down the input rows loading
+ * each once for the output rows that read it; planes at most 8 wide put
+ * two rows in a vector. Every other build, and every other stride, takes
+ * the portable code here.
+ *
  * Backward (derivation above nn_depthwise_backward):
  *  - dx at stride 1 is the forward's correlation over dY with the kernel
  *    flipped; for 3x3 at stride 2, each dx row interleaves its even and
@@ -34,16 +44,17 @@
  *  - db is the sum of each dY plane.
  *
  * Positions outside x are the zeros of the padding: the bounds-tested
- * paths skip them, the padded copies and the 3x3 edge columns multiply
- * them by their weights. The sums agree (to rounding) unless a weight is
- * infinite or NaN.
+ * paths skip them, the padded copies, the 3x3 edge columns and the
+ * AVX-512 masked loads multiply them by their weights. The sums agree (to
+ * rounding) unless a weight is infinite or NaN.
  *
  * Deliberately not here: shape checks (the compiler proved them), scratch
  * memory beyond a few KB of stack (under 4 KB on Cortex-M), and
- * intrinsics (plain C99 loops that vectorise; the Cortex-M build compiles
- * the same code).
+ * intrinsics outside the AVX-512 forward (plain C99 loops that vectorise;
+ * the Cortex-M build compiles the same code).
  */
 #include "depthwise.h"
+#include "depthwise_geom.h"
 
 // LANES: partial sums per dot product. weight_grad_3x3 keeps LANES sums
 // for each of nine taps, which should about fill the vector registers:
@@ -66,29 +77,6 @@
 // overwrites them. SMALL: floats of a padded copy of a small plane. CHUNK:
 // columns split into even and odd at a time by weight_grad_3x3.
 enum { VEC = 16, LANES = NN_DW_LANES, SAVED = 128, SMALL = 256, CHUNK = 32 };
-
-static int min_int(int a, int b) { return a < b ? a : b; }
-static int max_int(int a, int b) { return a > b ? a : b; }
-
-// Smallest j >= 0 with j*stride + off >= lo, for stride > 0.
-static int first_at_least(int lo, int off, int stride)
-{
-  int need = lo - off;
-  if (need <= 0)
-    return 0;
-  return stride == 1 ? need : (need + stride - 1) / stride;
-}
-
-// One plane-to-plane correlation:
-//   out(i, j) = [bias +] sum_{u,v} k[u*ku + v*kv] * in(i*sh + u*dh - pt, j*sw + v*dw - pl)
-// out: (oh, ow)  in: (h, w)  k: kh*kw taps, flipped when ku, kv < 0.
-// Positions outside in read as 0. The forward uses it as is; dx at stride 1
-// uses it with dY as in and the kernel flipped.
-typedef struct {
-  int oh, ow, h, w;
-  int kh, kw, sh, sw, dh, dw, pt, pl;
-  int ku, kv;
-} plane_geom;
 
 // The taps one output row uses: nu kernel rows of kw taps, tap (r, v)
 // weighing k[r*ku + v*kv] on x[r*xu + v*dw] (x at the row's column 0).
@@ -434,30 +422,15 @@ static void correlate(float *restrict out, const float *restrict in, const float
     correlate_plane(out, in, &rt, g, acc, bias);
 }
 
-// The forward geometry of p, kernel not flipped.
-static plane_geom forward_geom(const nn_conv_params *p)
-{
-  plane_geom g;
-  g.oh = p->oh;
-  g.ow = p->ow;
-  g.h = p->h;
-  g.w = p->w;
-  g.kh = p->kh;
-  g.kw = p->kw;
-  g.sh = p->stride_h;
-  g.sw = p->stride_w;
-  g.dh = p->dil_h;
-  g.dw = p->dil_w;
-  g.pt = p->pad_t;
-  g.pl = p->pad_l;
-  g.ku = p->kw;
-  g.kv = 1;
-  return g;
-}
-
 void nn_depthwise_forward(float *restrict y, const float *restrict x, const float *w,
                           const float *b, const nn_conv_params *p)
 {
+#if NN_DEPTHWISE_ROWVEC
+  if (nn_depthwise_rowvec_takes(p)) {
+    nn_depthwise_rowvec_forward(y, x, w, b, p);
+    return;
+  }
+#endif
   int mg = p->m / p->group;
   int in_plane = p->h * p->w, out_plane = p->oh * p->ow, taps = p->kh * p->kw;
   plane_geom g = forward_geom(p);

@@ -23,4 +23,17 @@ void nn_depthwise_forward(float *restrict y, const float *restrict x, const floa
 void nn_depthwise_backward(float *dx, float *dw, float *db, const float *dy,
                            const float *x, const float *w, const nn_conv_params *p);
 
+
+// With AVX-512, the forward of most depthwise shapes goes through masked
+// row vectors (depthwise_avx512.c): stride 1 along rows (any dilation) or
+// 2 (dilation 1), at most 16 taps a kernel row.
+#if !defined(NN_NO_SIMD) && defined(__AVX512F__)
+#define NN_DEPTHWISE_ROWVEC 1
+int nn_depthwise_rowvec_takes(const nn_conv_params *p);
+void nn_depthwise_rowvec_forward(float *y, const float *x, const float *w, const float *b,
+                                 const nn_conv_params *p);
+#else
+#define NN_DEPTHWISE_ROWVEC 0
+#endif
+
 #endif

@@ -10,8 +10,15 @@
  * and 20x23 and 4x120 (too big for the kernel's padded copy of small
  * planes, so they take its edge-column paths); batch 1 and 2, multiplier
  * 1 and 2, with and without bias, fused Relu and LeakyRelu. Then
- * MobileNet's 112x112 planes at stride 1 and 2. Every element must be
- * within 1e-5 of the sum of the magnitudes of the terms it adds up.
+ * MobileNet's 112x112 planes at stride 1 and 2, and every width from 1
+ * to 40 (one, two and three 16-column vectors and the masked columns
+ * past them, and planes at most 8 wide, two rows a vector in the
+ * AVX-512 forward) through MobileNet's 3x3 layers at strides 1 and 2 and
+ * a few other kernels, paddings and dilations (equal and not), square
+ * and not, with each fused activation the AVX-512 forward clips in
+ * registers (none, Relu, Clip) and one it does not (LeakyRelu). Every
+ * element must be within 1e-5 of the sum of the magnitudes of the terms
+ * it adds up.
  *
  * Backward, over the same sweep: the gradients start from nonzero values
  * that must be added to (+=); each of dx, dw, db may be NULL (and then x
@@ -96,6 +103,8 @@ static void ref_forward(double *y, double *mag, const float *x, const float *w,
             s = 0.0;
           if (p->act == NN_ACT_LEAKY_RELU && s < 0.0)
             s *= p->act_alpha;
+          if (p->act == NN_ACT_CLIP)
+            s = s < p->act_alpha ? p->act_alpha : s > p->act_beta ? p->act_beta : s;
           int idx = ((img * p->m + o) * p->oh + i) * p->ow + j;
           y[idx] = s;
           mag[idx] = a;
@@ -152,7 +161,8 @@ static double db_want[MAX_M], db_mag[MAX_M];
 static void check_forward(nn_conv_params p, int with_bias, nn_act act)
 {
   p.act = act;
-  p.act_alpha = 0.125f;
+  p.act_alpha = act == NN_ACT_CLIP ? -0.25f : 0.125f; // Clip to [-0.25, 0.5]
+  p.act_beta = 0.5f;
   assert_true(x_count(&p) <= MAX_X && w_count(&p) <= MAX_W && y_count(&p) <= MAX_Y &&
               p.m <= MAX_M);
   fill_random(x_, x_count(&p), 11u);
@@ -287,6 +297,47 @@ static void test_depthwise_forward_112x112_stride_1_and_2(void **state)
   check_forward(make(1, 2, 112, 112, 1, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2), 0, NN_ACT_NONE);
 }
 
+static void test_depthwise_forward_every_width_to_40(void **state)
+{
+  (void)state;
+  // kh, kw, stride, dilation, pads top, left, bottom, right.
+  static const int shapes[][8] = {
+      {3, 3, 1, 1, 1, 1, 1, 1}, // MobileNet, stride 1 ("same")
+      {3, 3, 2, 1, 1, 1, 1, 1}, // MobileNet, stride 2, PyTorch's padding
+      {3, 3, 2, 1, 0, 0, 1, 1}, // stride 2, TensorFlow's "same"
+      {3, 3, 1, 1, 0, 0, 0, 0}, // no padding
+      {3, 3, 1, 1, 2, 0, 1, 2}, // asymmetric padding
+      {3, 3, 1, 2, 2, 2, 2, 2}, // dilation 2, "same"
+      {5, 5, 1, 1, 2, 2, 2, 2}, // EfficientNet's 5x5
+      {5, 5, 2, 1, 1, 2, 2, 1}, // 5x5 at stride 2, asymmetric padding
+      {1, 3, 1, 1, 0, 1, 0, 1}, // one kernel row
+      {3, 1, 2, 1, 1, 0, 1, 0}, // one kernel column, stride 2
+  };
+  static const nn_act acts[4] = {NN_ACT_NONE, NN_ACT_RELU, NN_ACT_CLIP, NN_ACT_LEAKY_RELU};
+  int ran = 0;
+  for (int w = 1; w <= 40; w++)
+    for (int hi = 0; hi < 2; hi++)
+      for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++) {
+        const int *s = shapes[si];
+        int h = hi == 0 ? w : 1 + (w * 5 + si) % 23;
+        if (h + s[4] + s[6] < (s[0] - 1) * s[3] + 1 || w + s[5] + s[7] < (s[1] - 1) * s[3] + 1)
+          continue;
+        // Batch, multiplier, bias and activation vary from case to case.
+        int v = ran * 7 + w;
+        int n = 1 + (v / 12) % 2, mult = 1 + (v / 24) % 2;
+        check_forward(make(n, 3, h, w, mult, s[0], s[1], s[2], s[2], s[3], s[3], s[4], s[5],
+                           s[6], s[7]),
+                      (v / 4) % 3 != 2, acts[v % 4]);
+        ran++;
+      }
+  assert_true(ran > 700);
+  // Unequal dilations, and a dilation larger than the plane at stride 1.
+  check_forward(make(2, 2, 20, 23, 2, 3, 3, 1, 1, 2, 1, 2, 1, 2, 1), 1, NN_ACT_CLIP);
+  check_forward(make(1, 3, 9, 30, 1, 3, 3, 1, 1, 1, 3, 1, 3, 1, 3), 0, NN_ACT_RELU);
+  check_forward(make(1, 2, 17, 33, 1, 3, 3, 1, 1, 3, 2, 3, 2, 3, 2), 1, NN_ACT_NONE);
+  check_forward(make(1, 2, 5, 18, 2, 3, 3, 1, 1, 4, 4, 4, 4, 4, 4), 1, NN_ACT_LEAKY_RELU);
+}
+
 static void test_depthwise_backward_matches_reference_sweep(void **state)
 {
   (void)state;
@@ -377,6 +428,7 @@ int main(void)
       cmocka_unit_test(test_depthwise_hand_computed_laplacian_and_box),
       cmocka_unit_test(test_depthwise_forward_matches_reference_sweep),
       cmocka_unit_test(test_depthwise_forward_112x112_stride_1_and_2),
+      cmocka_unit_test(test_depthwise_forward_every_width_to_40),
       cmocka_unit_test(test_depthwise_backward_matches_reference_sweep),
       cmocka_unit_test(test_depthwise_backward_112x112_stride_1_and_2),
       cmocka_unit_test(test_depthwise_backward_null_gradients_skip_their_work),
