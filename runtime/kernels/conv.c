@@ -165,6 +165,11 @@ static void pack_im2col(float *bp, const void *b_src, int k0, int kc, int j0, in
       float *out = bp + q * NN_NR;
       if (whole) {
         const float *src = xc + pieces[0].src;
+#if defined(__GNUC__)
+        // As in nn_pack_strided: this row's piece of the panel four on.
+        __builtin_prefetch(src + 4 * NN_NR * sw);
+        __builtin_prefetch(src + 4 * NN_NR * sw + 16);
+#endif
         if (sw == 1)
           for (int c = 0; c < NN_NR; c++)
             out[c] = src[c];
