@@ -99,16 +99,19 @@ enum { NV = NN_NR / VLEN }; // vectors per tile row
 // at b + boff[p], or, when boff is NULL, at b + p*NN_NR (a packed panel).
 // init is c's old value (load_c), else bias[r] (0 when bias is NULL). With
 // clamp, the sums are clamped to [lo, hi] before they are stored (a NaN
-// stays NaN, as in nn_act_forward). Every caller passes constants for
-// what it does not use, so each compiles to its own loads.
+// stays NaN, as in nn_act_forward). Only the first nv vectors of each
+// row are computed (NV, or NV/2 for a narrow last panel). Every caller
+// passes constants for what it does not use, so each compiles to its own
+// loads.
 static NN_ALWAYS_INLINE void multiply_tile(float *restrict c_out, ptrdiff_t ldc, int load_c,
                                            const float *bias, int clamp, float lo, float hi,
                                            const float *const a[NN_MR],
-                                           const float *restrict b, const int *boff, int kc)
+                                           const float *restrict b, const int *boff, int kc,
+                                           const int nv)
 {
   vec c[NN_MR][NV];
   NN_UNROLL for (int r = 0; r < NN_MR; r++)
-    NN_UNROLL for (int q = 0; q < NV; q++)
+    NN_UNROLL for (int q = 0; q < nv; q++)
       c[r][q] = load_c ? vload(c_out + r * ldc + q * VLEN)
                        : vsplat(bias != NULL ? bias[r] : 0.0f);
   for (int p = 0; p < kc; p++) {
@@ -121,20 +124,20 @@ static NN_ALWAYS_INLINE void multiply_tile(float *restrict c_out, ptrdiff_t ldc,
 #endif
     const float *br = boff != NULL ? b + boff[p] : b + p * NN_NR;
     vec bv[NV];
-    NN_UNROLL for (int q = 0; q < NV; q++)
+    NN_UNROLL for (int q = 0; q < nv; q++)
       bv[q] = vload(br + q * VLEN);
     NN_UNROLL for (int r = 0; r < NN_MR; r++) {
       vec ar = vsplat(a[r][p]);
-      NN_UNROLL for (int q = 0; q < NV; q++)
+      NN_UNROLL for (int q = 0; q < nv; q++)
         c[r][q] = vmuladd(ar, bv[q], c[r][q]);
     }
   }
   if (clamp)
     NN_UNROLL for (int r = 0; r < NN_MR; r++)
-      NN_UNROLL for (int q = 0; q < NV; q++)
+      NN_UNROLL for (int q = 0; q < nv; q++)
         c[r][q] = vclamp(vsplat(lo), vsplat(hi), c[r][q]);
   NN_UNROLL for (int r = 0; r < NN_MR; r++)
-    NN_UNROLL for (int q = 0; q < NV; q++)
+    NN_UNROLL for (int q = 0; q < nv; q++)
       vstore(c_out + r * ldc + q * VLEN, c[r][q]);
 }
 
@@ -142,14 +145,24 @@ static NN_ALWAYS_INLINE void multiply_tile(float *restrict c_out, ptrdiff_t ldc,
 static void micro_kernel(float *restrict tile, const float *const a[NN_MR],
                          const float *restrict bp, int kc)
 {
-  multiply_tile(tile, NN_NR, 0, NULL, 0, 0.0f, 0.0f, a, bp, NULL, kc);
+  multiply_tile(tile, NN_NR, 0, NULL, 0, 0.0f, 0.0f, a, bp, NULL, kc, NV);
+}
+
+// The first NV/2 vectors of each tile row (the rest of the tile is not
+// written), for a last panel of at most NARROW columns: half the work.
+enum { HALF = NV > 1 ? NV / 2 : 1, NARROW = NV > 1 ? HALF * VLEN : 0 };
+
+static void micro_kernel_narrow(float *restrict tile, const float *const a[NN_MR],
+                                const float *restrict bp, int kc)
+{
+  multiply_tile(tile, NN_NR, 0, NULL, 0, 0.0f, 0.0f, a, bp, NULL, kc, HALF);
 }
 
 // B read in place: row p at b + boff[p], NN_NR contiguous floats.
 static void micro_kernel_in_place(float *restrict tile, const float *const a[NN_MR],
                                   const float *restrict b, const int *boff, int kc)
 {
-  multiply_tile(tile, NN_NR, 0, NULL, 0, 0.0f, 0.0f, a, b, boff, kc);
+  multiply_tile(tile, NN_NR, 0, NULL, 0, 0.0f, 0.0f, a, b, boff, kc, NV);
 }
 
 // A whole tile of y, computed in registers and stored there directly: y =
@@ -158,7 +171,7 @@ static void micro_kernel_y(float *restrict y, ptrdiff_t ldy, int load_y, const f
                            int clamp, float lo, float hi, const float *const a[NN_MR],
                            const float *restrict bp, int kc)
 {
-  multiply_tile(y, ldy, load_y, bias, clamp, lo, hi, a, bp, NULL, kc);
+  multiply_tile(y, ldy, load_y, bias, clamp, lo, hi, a, bp, NULL, kc, NV);
 }
 
 static void micro_kernel_y_in_place(float *restrict y, ptrdiff_t ldy, int load_y,
@@ -166,7 +179,7 @@ static void micro_kernel_y_in_place(float *restrict y, ptrdiff_t ldy, int load_y
                                     const float *const a[NN_MR], const float *restrict b,
                                     const int *boff, int kc)
 {
-  multiply_tile(y, ldy, load_y, bias, clamp, lo, hi, a, b, boff, kc);
+  multiply_tile(y, ldy, load_y, bias, clamp, lo, hi, a, b, boff, kc, NV);
 }
 
 // Whether the activation of ep is a clamp to [lo, hi] (none, ReLU, Clip),
@@ -282,7 +295,7 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
                            const float *ablock, ptrdiff_t lda, float alpha, const b_panels *bs,
                            int i0, int mc, int k0, int kc, int k, int n, float *restrict bp)
 {
-  float tile[NN_MR * NN_NR];
+  float tile[NN_MR * NN_NR] = {0.0f}; // defined everywhere, narrow tiles included
   float lo = 0.0f, hi = 0.0f;
   int direct = unpack == NULL && alpha == 1.0f && (ep == NULL || clamp_of(ep, &lo, &hi));
   for (int j0 = 0; j0 < n; j0 += NN_NR) {
@@ -311,6 +324,8 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
       }
       if (in_place)
         micro_kernel_in_place(tile, rows, bs->b + j0, bs->row_off + k0, kc);
+      else if (nr <= NARROW)
+        micro_kernel_narrow(tile, rows, bp, kc);
       else
         micro_kernel(tile, rows, bp, kc);
       if (unpack != NULL) {
