@@ -13,7 +13,11 @@
  * and fmaxf, which return the non-NaN operand.
  *
  * nn_binary_backward walks the same index space, one row at a time;
- * a 0 stride there makes a broadcast operand's gradient a sum.
+ * a 0 stride there makes a broadcast operand's gradient a sum. A row along
+ * which an operand is broadcast (a per-channel PRelu slope, a bias) puts
+ * its contributions in a chunk on the stack and adds their sum once,
+ * instead of adding into the same cell element by element (which does
+ * not vectorise).
  *
  * Deliberately not here: shape inference and dimension merging (the
  * compiler does both), and integer types.

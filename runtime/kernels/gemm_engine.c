@@ -15,7 +15,11 @@
  * the fused activation is none, ReLU or Clip; edge tiles (fewer than MR
  * rows or NR columns), other activations and unpack callbacks go through
  * a tile buffer on the stack, on zero-padded panels, and only the store is
- * cut to size.
+ * cut to size; a last panel of at most half the tile's columns computes
+ * only that half. The micro-kernel prefetches the next lines of its A
+ * rows, and the packing the rows of B a few panels ahead: big layers
+ * stream both from memory along more streams than the hardware
+ * prefetchers follow.
  *
  * The micro-kernel is written once over a small vector vocabulary (vec,
  * vload, vsplat, vmuladd, ...) defined per instruction set below; the
