@@ -163,6 +163,35 @@ static void micro_kernel_narrow(float *restrict tile, const float *const a[NN_MR
   multiply_tile(tile, NN_NR, 0, NULL, 0, 0.0f, 0.0f, a, bp, NULL, kc, NN_MR, HALF);
 }
 
+// Columns [c0, c1) of tile(MR, NR) = A * B for a packed panel, by dot
+// products: for a last panel only TAIL columns wider than NARROW (49
+// pixels of a 7x7 plane are a whole panel, 16 columns and 1), where the
+// full micro-kernel would compute 32 columns for 17.
+enum { TAIL = 2 };
+
+static void tail_columns(float *restrict tile, const float *const a[NN_MR],
+                         const float *restrict bp, int kc, int c0, int c1)
+{
+  float col[NN_KC];
+  for (int c = c0; c < c1; c++) {
+    for (int p = 0; p < kc; p++)
+      col[p] = bp[p * NN_NR + c];
+    for (int r = 0; r < NN_MR; r++) {
+      float part[16] = {0.0f};
+      int p = 0;
+      for (; p + 16 <= kc; p += 16)
+        for (int l = 0; l < 16; l++)
+          part[l] += a[r][p + l] * col[p + l];
+      float sum = 0.0f;
+      for (; p < kc; p++)
+        sum += a[r][p] * col[p];
+      for (int l = 0; l < 16; l++)
+        sum += part[l];
+      tile[r * NN_NR + c] = sum;
+    }
+  }
+}
+
 // B read in place: row p at b + boff[p], NN_NR contiguous floats.
 static void micro_kernel_in_place(float *restrict tile, const float *const a[NN_MR],
                                   const float *restrict b, const int *boff, int kc)
@@ -348,10 +377,13 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
         micro_kernel_short_in_place(tile, rows, bs->b + j0, bs->row_off + k0, kc);
       else if (in_place)
         micro_kernel_in_place(tile, rows, bs->b + j0, bs->row_off + k0, kc);
-      else if (mr <= SHORT && nr > NARROW)
-        micro_kernel_short(tile, rows, bp, kc);
       else if (nr <= NARROW)
         micro_kernel_narrow(tile, rows, bp, kc);
+      else if (nr <= NARROW + TAIL) {
+        micro_kernel_narrow(tile, rows, bp, kc);
+        tail_columns(tile, rows, bp, kc, NARROW, nr);
+      } else if (mr <= SHORT)
+        micro_kernel_short(tile, rows, bp, kc);
       else
         micro_kernel(tile, rows, bp, kc);
       if (unpack != NULL) {

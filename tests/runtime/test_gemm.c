@@ -137,6 +137,24 @@ static void test_gemm_large_shapes_cross_engine_blocks(void **state)
     }
 }
 
+// Every kind of last panel and strip of the engine: columns n % 32 of 0
+// (whole panels), up to 16 (a half-width micro-kernel), 17 and 18 (half
+// width plus dot products: a 7x7 plane's 49 pixels), more (full width);
+// rows m % 8 of up to 6 (a short micro-kernel) and 7; products k across
+// two blocks of 256, with a fused ReLU.
+static void test_gemm_last_panel_and_strip_widths_match_reference(void **state)
+{
+  (void)state;
+  const int ns[] = {16, 17, 31, 32, 33, 48, 49, 50, 51, 60};
+  const int ms[] = {5, 14, 15};
+  for (int a = 0; a < 3; a++)
+    for (int b = 0; b < 10; b++) {
+      nn_gemm_params p = params(ms[a], ns[b], b % 2 ? 300 : 40, 0, b % 3 == 0);
+      p.act = a == 1 ? NN_ACT_RELU : NN_ACT_NONE;
+      check_against_reference(p, b % 2);
+    }
+}
+
 static void test_gemm_alpha_and_beta_match_reference(void **state)
 {
   (void)state;
@@ -260,6 +278,7 @@ int main(void)
       cmocka_unit_test(test_gemm_hand_computed_transposed_a_and_b),
       cmocka_unit_test(test_gemm_all_transposes_match_reference),
       cmocka_unit_test(test_gemm_large_shapes_cross_engine_blocks),
+      cmocka_unit_test(test_gemm_last_panel_and_strip_widths_match_reference),
       cmocka_unit_test(test_gemm_alpha_and_beta_match_reference),
       cmocka_unit_test(test_gemm_broadcasts_column_and_scalar_c),
       cmocka_unit_test(test_gemm_null_c_means_no_bias),
