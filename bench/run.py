@@ -265,6 +265,10 @@ def classify(kernel, f):
         elif f["kh"] == f["kw"] == 1 and f["stride_h"] == f["stride_w"] == 1 and \
                 f["pad_t"] == f["pad_l"] == 0:
             kind = "1x1 (gemm)"
+        elif f["group"] == 1 and 8 < f["m"] <= 16 and f["stride_h"] == f["stride_w"] == 1 and \
+                f["c"] * f["kh"] * f["kw"] <= 256 and (f["pad_t"] == f["pad_l"] == 0 or f["c"] * (
+                    f["h"] + 2 * f["pad_t"]) * (f["w"] + 2 * f["pad_l"]) <= 8192):
+            kind = "%dx%d (channels across lanes)" % (f["kh"], f["kw"])  # conv_lanes.c, AVX-512
         else:
             kind = "%dx%d (im2col gemm)" % (f["kh"], f["kw"])
         label = label.replace("conv", "conv " + kind)
