@@ -29,6 +29,9 @@
 #include "kernels/depthwise.h"
 #include "grad_check.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 enum { MAX_X = 2 * 2 * 112 * 112, MAX_Y = 2 * 2 * 112 * 112, MAX_W = 64 * 25, MAX_M = 64 };
 
 static void fill_random(float *x, int count, unsigned seed)
@@ -168,7 +171,17 @@ static void check_forward(nn_conv_params p, int with_bias, nn_act act)
   fill_random(x_, x_count(&p), 11u);
   fill_random(w_, w_count(&p), 12u);
   fill_random(b_, p.m, 13u);
-  nn_depthwise_forward(y_, x_, w_, with_bias ? b_ : NULL, &p);
+  // The kernel runs on copies of exactly the tensors' sizes, so that under
+  // AddressSanitizer a read past x or a write past y is caught.
+  float *x = malloc(sizeof(float) * (size_t)x_count(&p));
+  float *y = malloc(sizeof(float) * (size_t)y_count(&p));
+  assert_non_null(x);
+  assert_non_null(y);
+  memcpy(x, x_, sizeof(float) * (size_t)x_count(&p));
+  nn_depthwise_forward(y, x, w_, with_bias ? b_ : NULL, &p);
+  memcpy(y_, y, sizeof(float) * (size_t)y_count(&p));
+  free(x);
+  free(y);
   ref_forward(want_, mag_, x_, w_, with_bias ? b_ : NULL, &p);
   assert_near_mag("y", y_, want_, mag_, y_count(&p), &p);
 }
