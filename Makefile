@@ -8,7 +8,7 @@
 #   make mcu-test   the runtime and models on Cortex-M4F and M3 under QEMU (in `make test`)
 #   make mcu-report footprint, instructions per inference and per training step (README, "Cortex-M")
 #   make fuzz       libFuzzer over the reader and front end (FUZZ_SECONDS)
-#   make test-sanitize  compiler, runtime and tests under ASan + UBSan
+#   make test-sanitize  compiler, runtime and tests (every vector path) under ASan + UBSan
 #   make bench      speed and memory against ONNX Runtime and PyTorch (not in `make test`)
 #
 # `deps` installs the Debian packages the build and tests need (as root, or
@@ -237,6 +237,7 @@ SAN_ENV := CC="clang $(SAN_FLAGS)" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=pri
 test-sanitize: deps
 	$(MAKE) --no-print-directory B=$(ASAN_B) CC=clang CFLAGS="$(SAN_FLAGS)" RUNTIME_OPT=-O1 \
 	  all unit-test fuzz-regressions
+	$(MAKE) --no-print-directory B=$(ASAN_B) CC=clang CFLAGS="$(SAN_FLAGS)" simd-test
 	@mkdir -p $(ASAN_B)/shim
 	printf '#!/bin/sh\nwhile case $$1 in -*) true ;; *) false ;; esac; do shift; done\nexec "$$@"\n' \
 	  > $(ASAN_B)/shim/valgrind && chmod +x $(ASAN_B)/shim/valgrind
