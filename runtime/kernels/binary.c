@@ -25,6 +25,7 @@
 #include "nn.h"
 
 #include "odometer.h"
+#include "sum.h"
 
 #include <math.h>
 
@@ -266,22 +267,6 @@ static inline void backward_row(float *da, int ga, float *db, int gb, const floa
   }
 }
 
-// sum_t v[t], t < n, in 16 partial sums so that it vectorises.
-static float sum_of(const float *v, int n)
-{
-  float part[16] = {0.0f};
-  int t = 0;
-  for (; t + 16 <= n; t += 16)
-    for (int l = 0; l < 16; l++)
-      part[l] += v[t + l];
-  float s = 0.0f;
-  for (; t < n; t++)
-    s += v[t];
-  for (int l = 0; l < 16; l++)
-    s += part[l];
-  return s;
-}
-
 // p + off, or NULL for an operand the op does not read (NULL + off would
 // be undefined).
 static const float *offset_or_null(const float *p, ptrdiff_t off)
@@ -339,9 +324,9 @@ static void binary_backward_row(float *da, float *db, const float *dy, const flo
       backward_row(dac, sum_a ? 1 : sa, dbc, sum_b ? 1 : sb, dy + c0, ac, sa, bc, sb, yc,
                    cn, op);
     if (sum_a)
-      da[0] += sum_of(part_a, cn);
+      da[0] += nn_sum_floats(part_a, cn);
     if (sum_b)
-      db[0] += sum_of(part_b, cn);
+      db[0] += nn_sum_floats(part_b, cn);
   }
 }
 

@@ -37,29 +37,14 @@
 #include "conv_lanes.h"
 #include "depthwise.h"
 #include "gemm_engine.h"
+#include "ranges.h"
+#include "sum.h"
 
 #if defined(__GNUC__)
 #define NN_NOINLINE __attribute__((noinline))
 #else
 #define NN_NOINLINE
 #endif
-
-// Smallest j >= 0 with j*stride + off >= lo, for stride > 0.
-static int first_at_least(int lo, int off, int stride)
-{
-  int need = lo - off;
-  return need <= 0 ? 0 : (need + stride - 1) / stride;
-}
-
-// Indices t in [*begin, *end) of 0..count-1 whose input index t*stride + off
-// lies in [0, size).
-static void valid_range(int *begin, int *end, int off, int stride, int size, int count)
-{
-  int b = first_at_least(0, off, stride);
-  int e = first_at_least(size, off, stride);
-  *begin = b < count ? b : count;
-  *end = e < count ? e : count;
-}
 
 // Entries [*t0, *t1) of a run of len pixels starting at input column iw0
 // that lie inside a row of w columns, at stride sw.
@@ -72,7 +57,7 @@ static void run_inside(int *t0, int *t1, int iw0, int sw, int w, int len)
       *t1 = *t0;
     return;
   }
-  valid_range(t0, t1, iw0, sw, w, len);
+  index_range(t0, t1, iw0, sw, 0, w, len);
 }
 
 // The 1x1, stride-1, unpadded case: X is x's (c, h*w) matrix itself.
@@ -523,23 +508,6 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
   }
 }
 
-// sum_t a[t], t < n, with 8 partial sums so that it vectorises without
-// reassociating one long sum.
-static float sum_of(const float *a, int n)
-{
-  float acc[8] = {0.0f};
-  int t = 0;
-  for (; t + 8 <= n; t += 8)
-    for (int l = 0; l < 8; l++)
-      acc[l] += a[t + l];
-  float s = 0.0f;
-  for (; t < n; t++)
-    s += a[t];
-  for (int l = 0; l < 8; l++)
-    s += acc[l];
-  return s;
-}
-
 // dY^T over wide pixels: bp[q*NN_NR + c] = dY(j0 + c, J = k0 + q), 0 for
 // the extra pixels. b_src is a conv_image whose x is dy (mg, oh*ow).
 static void pack_dy_wide_t(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
@@ -646,7 +614,7 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
   if (db != NULL)
     for (int img = 0; img < p->n; img++)
       for (int o = 0; o < p->m; o++)
-        db[o] += sum_of(dy + ((ptrdiff_t)img * p->m + o) * p->oh * p->ow, p->oh * p->ow);
+        db[o] += nn_sum_floats(dy + ((ptrdiff_t)img * p->m + o) * p->oh * p->ow, p->oh * p->ow);
 #if defined(NN_CONV_DIRECT)
   nn_conv_direct_backward(dx, dw, dy, x, w, p);
   return;

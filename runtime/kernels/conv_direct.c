@@ -20,24 +20,7 @@
  * or shape arithmetic (the compiler turns them into pad_t/pad_l and oh/ow).
  */
 #include "conv_direct.h"
-
-// Smallest j >= 0 with j*stride + off >= lo, for stride > 0.
-static int first_at_least(int lo, int off, int stride)
-{
-  int need = lo - off;
-  return need <= 0 ? 0 : (need + stride - 1) / stride;
-}
-
-// Output indices [*begin, *end) whose input index i*stride + off lies in
-// [0, size), clamped to [0, out_size).
-static void valid_range(int *begin, int *end, int off, int stride, int size,
-                        int out_size)
-{
-  int b = first_at_least(0, off, stride);
-  int e = first_at_least(size, off, stride);
-  *begin = b < out_size ? b : out_size;
-  *end = e < out_size ? e : out_size;
-}
+#include "ranges.h"
 
 // A 1x1 stride-1 unpadded convolution: per image and group,
 // y(mg, h*w) = w(mg, cg) * x(cg, h*w) + b(mg) broadcast along rows.
@@ -92,12 +75,12 @@ void nn_conv_direct_forward(float *restrict y, const float *restrict x, const fl
           // Output rows i whose input row i*stride_h + u*dil_h - pad_t is in x.
           int row_off = u * p->dil_h - p->pad_t;
           int i0, i1;
-          valid_range(&i0, &i1, row_off, p->stride_h, p->h, p->oh);
+          index_range(&i0, &i1, row_off, p->stride_h, 0, p->h, p->oh);
           for (int v = 0; v < p->kw; v++) {
             float wv = wc[u * p->kw + v];
             int col_off = v * p->dil_w - p->pad_l;
             int j0, j1;
-            valid_range(&j0, &j1, col_off, p->stride_w, p->w, p->ow);
+            index_range(&j0, &j1, col_off, p->stride_w, 0, p->w, p->ow);
             int cols = j1 - j0;
             if (cols <= 0)
               continue;
@@ -186,11 +169,11 @@ void nn_conv_direct_backward(float *dx, float *dw, const float *dy, const float 
         for (int u = 0; u < p->kh; u++) {
           int row_off = u * p->dil_h - p->pad_t;
           int i0, i1;
-          valid_range(&i0, &i1, row_off, p->stride_h, p->h, p->oh);
+          index_range(&i0, &i1, row_off, p->stride_h, 0, p->h, p->oh);
           for (int v = 0; v < p->kw; v++) {
             int col_off = v * p->dil_w - p->pad_l;
             int j0, j1;
-            valid_range(&j0, &j1, col_off, p->stride_w, p->w, p->ow);
+            index_range(&j0, &j1, col_off, p->stride_w, 0, p->w, p->ow);
             int cols = j1 - j0;
             if (cols <= 0)
               continue;

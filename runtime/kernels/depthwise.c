@@ -55,21 +55,15 @@
  */
 #include "depthwise.h"
 #include "depthwise_geom.h"
+#include "sum.h"
 
-// LANES: partial sums per dot product. weight_grad_3x3 keeps LANES sums
-// for each of nine taps, which should about fill the vector registers:
-// fewer sums leave the additions waiting on each other, more spill. 16 on
-// AVX-512 (nine of 32 registers), 8 on other SIMD units (two SSE or NEON
-// registers, one AVX register), 2 on a scalar FPU (18 of Cortex-M4's 32
-// float registers). -DNN_DW_LANES=n overrides it.
+// LANES: partial sums per dot product, as many as sum.h keeps.
+// weight_grad_3x3 keeps LANES sums for each of nine taps, which should
+// about fill the vector registers: fewer sums leave the additions waiting
+// on each other, more spill (nine of 32 registers on AVX-512, 18 of
+// Cortex-M4's 32 float registers). -DNN_DW_LANES=n overrides it.
 #ifndef NN_DW_LANES
-#if defined(__AVX512F__)
-#define NN_DW_LANES 16
-#elif defined(__SSE2__) || defined(__ARM_NEON) || defined(__ALTIVEC__)
-#define NN_DW_LANES 8
-#else
-#define NN_DW_LANES 2
-#endif
+#define NN_DW_LANES NN_SUM_LANES
 #endif
 
 // VEC: columns of the overlapping last block of a loop (a multiple of any
@@ -445,24 +439,6 @@ void nn_depthwise_forward(float *restrict y, const float *restrict x, const floa
   }
 }
 
-// sum_t a[t], t < n, in LANES partial sums (so that it vectorises).
-static float plane_sum(const float *a, int n)
-{
-  float part[LANES];
-  for (int l = 0; l < LANES; l++)
-    part[l] = 0.0f;
-  int t = 0;
-  for (; t + LANES <= n; t += LANES)
-    for (int l = 0; l < LANES; l++)
-      part[l] += a[t + l];
-  float s = 0.0f;
-  for (; t < n; t++)
-    s += a[t];
-  for (int l = 0; l < LANES; l++)
-    s += part[l];
-  return s;
-}
-
 // sum_{i<rows, t<n} d[i*ds + t] * x[i*xs + t*sw]: one tap of dw over a
 // rectangle, in LANES partial sums at stride 1.
 static float dot_rect(const float *d, ptrdiff_t ds, const float *x, ptrdiff_t xs, int rows,
@@ -624,12 +600,12 @@ static void weight_grad_plane(float *dk, const float *dy, const float *x, const 
   }
   for (int u = 0; u < g->kh; u++) {
     int row_off = u * g->dh - g->pt;
-    int ra = min_int(first_at_least(0, row_off, g->sh), g->oh);
-    int rb = max_int(ra, min_int(first_at_least(g->h, row_off, g->sh), g->oh));
+    int ra, rb;
+    index_range(&ra, &rb, row_off, g->sh, 0, g->h, g->oh);
     for (int v = 0; v < g->kw; v++) {
       int col_off = v * g->dw - g->pl;
-      int ca = min_int(first_at_least(0, col_off, g->sw), g->ow);
-      int cb = max_int(ca, min_int(first_at_least(g->w, col_off, g->sw), g->ow));
+      int ca, cb;
+      index_range(&ca, &cb, col_off, g->sw, 0, g->w, g->ow);
       // Rows [ra, rb) but not [ia, ib): above and below them. Output
       // (i, j) reads x at offset i*xs + xo + j*sw.
       ptrdiff_t xo = (ptrdiff_t)row_off * g->w + col_off;
@@ -680,12 +656,12 @@ static void input_grad_strided(float *restrict dx, const float *restrict dy, con
 {
   for (int u = 0; u < g->kh; u++) {
     int row_off = u * g->dh - g->pt;
-    int ia = min_int(first_at_least(0, row_off, g->sh), g->oh);
-    int ib = max_int(ia, min_int(first_at_least(g->h, row_off, g->sh), g->oh));
+    int ia, ib;
+    index_range(&ia, &ib, row_off, g->sh, 0, g->h, g->oh);
     for (int v = 0; v < g->kw; v++) {
       int col_off = v * g->dw - g->pl;
-      int ja = min_int(first_at_least(0, col_off, g->sw), g->ow);
-      int jb = max_int(ja, min_int(first_at_least(g->w, col_off, g->sw), g->ow));
+      int ja, jb;
+      index_range(&ja, &jb, col_off, g->sw, 0, g->w, g->ow);
       const float kk = k[u * g->kw + v];
       for (int i = ia; i < ib; i++) {
         const float *dyr = dy + (ptrdiff_t)i * g->ow + ja;
@@ -802,7 +778,7 @@ void nn_depthwise_backward(float *dx, float *dw, float *db, const float *dy,
       const float *dyo = dy + ((ptrdiff_t)img * p->m + o) * out_plane;
       ptrdiff_t xo = ((ptrdiff_t)img * p->c + o / mg) * in_plane;
       if (db != NULL)
-        db[o] += plane_sum(dyo, out_plane);
+        db[o] += nn_sum_floats(dyo, out_plane);
       if (dw != NULL && !weight_grad_small(dw + (ptrdiff_t)o * taps, dyo, x + xo, &g, scratch))
         weight_grad_plane(dw + (ptrdiff_t)o * taps, dyo, x + xo, &g);
       if (dx != NULL && unit_stride)

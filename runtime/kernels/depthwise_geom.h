@@ -6,18 +6,7 @@
 #define NN_DEPTHWISE_GEOM_H
 
 #include "nn.h"
-
-static inline int min_int(int a, int b) { return a < b ? a : b; }
-static inline int max_int(int a, int b) { return a > b ? a : b; }
-
-// Smallest j >= 0 with j*stride + off >= lo, for stride > 0.
-static inline int first_at_least(int lo, int off, int stride)
-{
-  int need = lo - off;
-  if (need <= 0)
-    return 0;
-  return stride == 1 ? need : (need + stride - 1) / stride;
-}
+#include "ranges.h"
 
 // One plane-to-plane correlation:
 //   out(i, j) = [bias +] sum_{u,v} k[u*ku + v*kv] * in(i*sh + u*dh - pt, j*sw + v*dw - pl)

@@ -103,6 +103,26 @@ static inline float nn_exp_poly(float r)
   return p * r + 4.999999404e-01f;
 }
 
+// The range reduction of e^x shared by nn_fast_expf and nn_fast_expm1f:
+// n = round(x/ln2), held in t = n + NN_ROUNDER (whose bits give 2^n),
+// r_hi = x - n*NN_LN2_HI (exact), and c = r^2*P(r) - n*NN_LN2_LO with
+// r = r_hi - n*NN_LN2_LO, so that e^x = 2^n * (1 + r_hi + c).
+typedef struct {
+  float t, r_hi, c;
+} nn_exp_reduced;
+
+static inline nn_exp_reduced nn_exp_reduce(float x)
+{
+  nn_exp_reduced e;
+  e.t = x * NN_LOG2E + NN_ROUNDER;
+  float n = e.t - NN_ROUNDER;
+  e.r_hi = x - n * NN_LN2_HI;
+  float n_lo = n * NN_LN2_LO;
+  float r = e.r_hi - n_lo;
+  e.c = (r * r) * nn_exp_poly(r) - n_lo;
+  return e;
+}
+
 /*
  * e^x. For x in [-104, 89] n = round(x/ln2) is in [-150, 128]; outside,
  * where the result is 0 or +inf anyway, the arithmetic below produces
@@ -117,16 +137,11 @@ static inline float nn_exp_poly(float r)
  */
 static inline float nn_fast_expf(float x)
 {
-  float t = x * NN_LOG2E + NN_ROUNDER;
-  float n = t - NN_ROUNDER;
-  float r_hi = x - n * NN_LN2_HI;
-  float n_lo = n * NN_LN2_LO;
-  float r = r_hi - n_lo;
-  float c = (r * r) * nn_exp_poly(r) - n_lo;
-  float a = 1.0f + r_hi;
-  float err = r_hi - (a - 1.0f);
-  float er = a + (err + c); // e^r
-  uint32_t m = nn_float_bits(t) - NN_ROUNDER_BITS + 256u; // n + 256, in [106, 384]
+  nn_exp_reduced e = nn_exp_reduce(x);
+  float a = 1.0f + e.r_hi;
+  float err = e.r_hi - (a - 1.0f);
+  float er = a + (err + e.c); // e^r
+  uint32_t m = nn_float_bits(e.t) - NN_ROUNDER_BITS + 256u; // n + 256, in [106, 384]
   uint32_t h = m >> 1;                                      // n1 + 128
   float s1 = nn_bits_float((h - 1u) << 23);                 // 2^n1: biased exponent n1 + 127
   float s2 = nn_bits_float((m - h - 1u) << 23);             // 2^n2
@@ -149,18 +164,13 @@ static inline float nn_fast_expf(float x)
  */
 static inline float nn_fast_expm1f(float x)
 {
-  float t = x * NN_LOG2E + NN_ROUNDER;
-  float n = t - NN_ROUNDER;
-  float r_hi = x - n * NN_LN2_HI;
-  float n_lo = n * NN_LN2_LO;
-  float r = r_hi - n_lo;
-  float c = (r * r) * nn_exp_poly(r) - n_lo;
+  nn_exp_reduced e = nn_exp_reduce(x);
   // 2^(n-1), n in [-26, 128]: biased exponent n + 126.
-  float s = nn_bits_float((nn_float_bits(t) - NN_ROUNDER_BITS + 126u) << 23);
-  float a = s - 0.5f, b = s * r_hi;
+  float s = nn_bits_float((nn_float_bits(e.t) - NN_ROUNDER_BITS + 126u) << 23);
+  float a = s - 0.5f, b = s * e.r_hi;
   float sum = a + b;
   float err = b - (sum - a);
-  float y = 2.0f * (sum + (err + s * c));
+  float y = 2.0f * (sum + (err + s * e.c));
   y = nn_select(x < -18.0f, -1.0f, y); // NaN passes all three
   y = nn_select(x > 88.8f, INFINITY, y);
   return nn_select(fabsf(x) < 0x1p-25f, x, y);

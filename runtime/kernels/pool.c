@@ -51,6 +51,7 @@
  * (plain C99 loops; the Cortex-M build compiles the same code).
  */
 #include "nn.h"
+#include "ranges.h"
 
 #include <math.h>
 
@@ -76,7 +77,6 @@
 // cost most in so short a row).
 enum { VEC = NN_POOL_VEC, CHUNK = 256, SHORT = 16 };
 
-static int min_int(int a, int b) { return a < b ? a : b; }
 
 // Whether tap value v replaces best, the max so far: v > best or v is NaN.
 // gcc vectorises selects on this form; in scalar code they branch.
@@ -94,24 +94,38 @@ static inline float max_step(float best, float v)
 
 // ------------------------------------------------------------ geometry
 
-// Smallest u >= 0 with start + u*dil >= bound (dil > 0).
-static int first_at_least(int bound, int start, int dil)
+// A border window along one axis: it starts at index start; its taps
+// [lo, hi) lie inside x, and padded of them inside x and its padding.
+typedef struct {
+  int start, lo, hi, padded;
+} window_axis;
+
+static window_axis axis_taps(int o, int stride, int pad, int pad_end, int dil, int size, int k)
 {
-  int need = bound - start;
-  if (need <= 0)
-    return 0;
-  return dil == 1 ? need : (need + dil - 1) / dil;
+  window_axis a;
+  int plo, phi;
+  a.start = o * stride - pad;
+  index_range(&a.lo, &a.hi, a.start, dil, 0, size, k);
+  index_range(&plo, &phi, a.start, dil, -pad, size + pad_end, k);
+  a.padded = phi - plo;
+  return a;
 }
 
-// Kernel taps [*begin, *end), within [0, k), whose index start + u*dil lies
-// in [lo, hi).
-static void tap_range(int *begin, int *end, int start, int dil, int lo, int hi,
-                      int k)
+static window_axis row_taps(const nn_pool_params *p, int i)
 {
-  int b = first_at_least(lo, start, dil);
-  int e = first_at_least(hi, start, dil);
-  *begin = b < k ? b : k;
-  *end = e < k ? e : k;
+  return axis_taps(i, p->stride_h, p->pad_t, p->pad_b, p->dil_h, p->h, p->kh);
+}
+
+static window_axis col_taps(const nn_pool_params *p, int j)
+{
+  return axis_taps(j, p->stride_w, p->pad_l, p->pad_r, p->dil_w, p->w, p->kw);
+}
+
+// What Average divides window (r, c) by: its taps inside x, or with
+// count_include_pad those inside x and its padding.
+static int window_count(const nn_pool_params *p, window_axis r, window_axis c)
+{
+  return p->count_include_pad ? r.padded * c.padded : (r.hi - r.lo) * (c.hi - c.lo);
 }
 
 // Along one axis: the outputs [*lo, *hi), lo <= hi <= out, whose window
@@ -198,26 +212,18 @@ static void border_cells(float *restrict yr, const float *restrict xp,
 {
   if (ja >= jb)
     return;
-  int r0 = i * p->stride_h - p->pad_t;
-  int u0, u1, pu0, pu1;
-  tap_range(&u0, &u1, r0, p->dil_h, 0, p->h, p->kh);
-  tap_range(&pu0, &pu1, r0, p->dil_h, -p->pad_t, p->h + p->pad_b, p->kh);
+  window_axis r = row_taps(p, i);
   for (int j = ja; j < jb; j++) {
-    int c0 = j * p->stride_w - p->pad_l;
-    int v0, v1, pv0, pv1;
-    tap_range(&v0, &v1, c0, p->dil_w, 0, p->w, p->kw);
-    tap_range(&pv0, &pv1, c0, p->dil_w, -p->pad_l, p->w + p->pad_r, p->kw);
+    window_axis c = col_taps(p, j);
     float best = -INFINITY, sum = 0.0f;
-    for (int u = u0; u < u1; u++) {
-      const float *xr = xp + (ptrdiff_t)(r0 + u * p->dil_h) * p->w + c0;
-      for (int v = v0; v < v1; v++) {
+    for (int u = r.lo; u < r.hi; u++) {
+      const float *xr = xp + (ptrdiff_t)(r.start + u * p->dil_h) * p->w + c.start;
+      for (int v = c.lo; v < c.hi; v++) {
         best = max_step(best, xr[v * p->dil_w]);
         sum += xr[v * p->dil_w];
       }
     }
-    int count = p->count_include_pad ? (pu1 - pu0) * (pv1 - pv0)
-                                     : (u1 - u0) * (v1 - v0);
-    yr[j] = is_max ? best : sum / (float)count;
+    yr[j] = is_max ? best : sum / (float)window_count(p, r, c);
   }
 }
 
@@ -399,24 +405,20 @@ static void max_grad_border(float *restrict dxp, const float *restrict dyr,
 {
   if (ja >= jb)
     return;
-  int r0 = i * p->stride_h - p->pad_t;
-  int u0, u1;
-  tap_range(&u0, &u1, r0, p->dil_h, 0, p->h, p->kh);
+  window_axis r = row_taps(p, i);
   for (int j = ja; j < jb; j++) {
-    int c0 = j * p->stride_w - p->pad_l;
-    int v0, v1;
-    tap_range(&v0, &v1, c0, p->dil_w, 0, p->w, p->kw);
-    if (u0 >= u1 || v0 >= v1)
+    window_axis c = col_taps(p, j);
+    if (r.lo >= r.hi || c.lo >= c.hi)
       continue;
-    ptrdiff_t arg = (ptrdiff_t)(r0 + u0 * p->dil_h) * p->w + c0 + v0 * p->dil_w;
+    ptrdiff_t arg = (ptrdiff_t)(r.start + r.lo * p->dil_h) * p->w + c.start + c.lo * p->dil_w;
     float best = -INFINITY;
-    for (int u = u0; u < u1; u++) {
-      ptrdiff_t row = (ptrdiff_t)(r0 + u * p->dil_h) * p->w;
-      for (int v = v0; v < v1; v++) {
-        float xv = xp[row + c0 + v * p->dil_w];
+    for (int u = r.lo; u < r.hi; u++) {
+      ptrdiff_t row = (ptrdiff_t)(r.start + u * p->dil_h) * p->w;
+      for (int v = c.lo; v < c.hi; v++) {
+        float xv = xp[row + c.start + v * p->dil_w];
         if (takes(xv, best)) {
           best = xv;
-          arg = row + c0 + v * p->dil_w;
+          arg = row + c.start + v * p->dil_w;
         }
       }
     }
@@ -567,24 +569,16 @@ static void avg_grad_border(float *restrict dxp, const float *restrict dyr,
 {
   if (ja >= jb)
     return;
-  int r0 = i * p->stride_h - p->pad_t;
-  int u0, u1, pu0, pu1;
-  tap_range(&u0, &u1, r0, p->dil_h, 0, p->h, p->kh);
-  tap_range(&pu0, &pu1, r0, p->dil_h, -p->pad_t, p->h + p->pad_b, p->kh);
+  window_axis r = row_taps(p, i);
   for (int j = ja; j < jb; j++) {
-    int c0 = j * p->stride_w - p->pad_l;
-    int v0, v1, pv0, pv1;
-    tap_range(&v0, &v1, c0, p->dil_w, 0, p->w, p->kw);
-    tap_range(&pv0, &pv1, c0, p->dil_w, -p->pad_l, p->w + p->pad_r, p->kw);
-    int count = p->count_include_pad ? (pu1 - pu0) * (pv1 - pv0)
-                                     : (u1 - u0) * (v1 - v0);
-    if (u0 >= u1 || v0 >= v1)
+    window_axis c = col_taps(p, j);
+    if (r.lo >= r.hi || c.lo >= c.hi)
       continue;
-    float g = dyr[j] / (float)count;
-    for (int u = u0; u < u1; u++) {
-      float *dxr = dxp + (ptrdiff_t)(r0 + u * p->dil_h) * p->w;
-      for (int v = v0; v < v1; v++)
-        dxr[c0 + v * p->dil_w] += g;
+    float g = dyr[j] / (float)window_count(p, r, c);
+    for (int u = r.lo; u < r.hi; u++) {
+      float *dxr = dxp + (ptrdiff_t)(r.start + u * p->dil_h) * p->w;
+      for (int v = c.lo; v < c.hi; v++)
+        dxr[c.start + v * p->dil_w] += g;
     }
   }
 }

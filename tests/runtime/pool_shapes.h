@@ -1,12 +1,15 @@
 /*
  * pool_shapes.h - the table of pooling shapes that test_pool.c and
  * test_grad_pool.c run their fast paths over (against one-cell-at-a-time
- * definitions), and the parameters the compiler would pass for each.
+ * definitions), the parameters the compiler would pass for each, and what
+ * both definitions share: the taps of a window and the mixed inputs.
  */
 #ifndef POOL_SHAPES_H
 #define POOL_SHAPES_H
 
 #include "nn.h"
+
+#include <math.h>
 
 // n c h w, kh kw, strides, dilations, pads t l b r, ceil_mode.
 static const int pool_shapes[][15] = {
@@ -54,6 +57,36 @@ static inline nn_pool_params pool_shape(const int *a, int include_pad)
   if (ceil_mode && (p.ow - 1) * sw >= w + pl)
     p.ow--;
   return p;
+}
+
+// The window's taps inside x, in raster order, as offsets in the plane;
+// *in_pad counts its taps inside the explicit padding.
+static inline int window_taps(const nn_pool_params *p, int i, int j, int *at, int *in_pad)
+{
+  int count = 0;
+  *in_pad = 0;
+  for (int u = 0; u < p->kh; u++)
+    for (int v = 0; v < p->kw; v++) {
+      int r = i * p->stride_h - p->pad_t + u * p->dil_h;
+      int c = j * p->stride_w - p->pad_l + v * p->dil_w;
+      if (r >= -p->pad_t && r < p->h + p->pad_b && c >= -p->pad_l && c < p->w + p->pad_r)
+        (*in_pad)++;
+      if (r >= 0 && r < p->h && c >= 0 && c < p->w)
+        at[count++] = r * p->w + c;
+    }
+  return count;
+}
+
+// Small integers, so windows have ties, and now and then -inf, +inf, a NaN
+// of either sign or a zero of either sign.
+static inline void fill_mixed(float *x, int count, unsigned seed)
+{
+  static const float special[6] = {-INFINITY, INFINITY, NAN, -NAN, 0.0f, -0.0f};
+  for (int i = 0; i < count; i++) {
+    seed = seed * 1103515245u + 12345u;
+    unsigned r = seed >> 8;
+    x[i] = r % 13 == 0 ? special[(r / 13) % 6] : (float)((int)(r % 7) - 3);
+  }
 }
 
 #endif

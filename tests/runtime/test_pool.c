@@ -262,37 +262,6 @@ static void test_global_maxpool_maxes_each_row(void **state)
 
 // ------------------------------------------------ fast paths vs definition
 
-
-// Small integers, so windows have ties, and now and then -inf, +inf, a NaN
-// of either sign or a zero of either sign.
-static void fill_mixed(float *x, int count, unsigned seed)
-{
-  static const float special[6] = {-INFINITY, INFINITY, NAN, -NAN, 0.0f, -0.0f};
-  for (int i = 0; i < count; i++) {
-    seed = seed * 1103515245u + 12345u;
-    unsigned r = seed >> 8;
-    x[i] = r % 13 == 0 ? special[(r / 13) % 6] : (float)((int)(r % 7) - 3);
-  }
-}
-
-// The cells (i, j) of window taps inside x, for every output, in raster
-// order; the forward and backward references below walk them.
-static int window_taps(const nn_pool_params *p, int i, int j, int *at, int *in_pad)
-{
-  int count = 0;
-  *in_pad = 0;
-  for (int u = 0; u < p->kh; u++)
-    for (int v = 0; v < p->kw; v++) {
-      int r = i * p->stride_h - p->pad_t + u * p->dil_h;
-      int c = j * p->stride_w - p->pad_l + v * p->dil_w;
-      if (r >= -p->pad_t && r < p->h + p->pad_b && c >= -p->pad_l && c < p->w + p->pad_r)
-        (*in_pad)++;
-      if (r >= 0 && r < p->h && c >= 0 && c < p->w)
-        at[count++] = r * p->w + c;
-    }
-  return count;
-}
-
 // Max from its definition: a later tap wins when greater or NaN.
 static void ref_maxpool(float *y, const float *x, const nn_pool_params *p)
 {
