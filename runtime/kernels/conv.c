@@ -37,6 +37,7 @@
 #include "conv_lanes.h"
 #include "depthwise.h"
 #include "gemm_engine.h"
+#include "im2col_avx512.h"
 #include "ranges.h"
 #include "sum.h"
 
@@ -55,6 +56,12 @@ static void run_inside(int *t0, int *t1, int iw0, int sw, int w, int len)
     *t1 = w - iw0 < len ? w - iw0 : len;
     if (*t1 < *t0)
       *t1 = *t0;
+    return;
+  }
+  if (sw == 2) { // index_range without its two divisions, per tap and run
+    *t0 = iw0 < 0 ? min_int((1 - iw0) >> 1, len) : 0;
+    *t1 = w > iw0 ? min_int((w - iw0 + 1) >> 1, len) : 0;
+    *t1 = max_int(*t1, *t0);
     return;
   }
   index_range(t0, t1, iw0, sw, 0, w, len);
@@ -107,10 +114,7 @@ static tap tap_of(int kidx, const nn_conv_params *p)
   return t;
 }
 
-// One piece of a packed row: dst[c] = plane[src + c*stride_w], c < len.
-typedef struct {
-  int dst, src, len;
-} piece;
+typedef nn_im2col_piece piece;
 
 // bp[q*NN_NR + c] = X(k0 + q, j0 + c): see nn_pack_fn. Row k of X is tap
 // t = k % (kh*kw) of channel k / (kh*kw), and every channel reads the same
@@ -144,6 +148,15 @@ static void pack_im2col(float *bp, const void *b_src, int k0, int kc, int j0, in
         pieces[npieces++] = pc;
       }
     }
+#if NN_IM2COL_AVX512
+    // Few rows per tap (a first layer on 3 channels) do not repay the
+    // masks' set-up at stride 2, where the loops below copy about as fast.
+    if (sw == 1 || (sw == 2 && kc >= 8 * taps)) {
+      nn_im2col_rows_avx512(bp, im->x + (ptrdiff_t)((k0 + first) / taps) * plane, plane, first,
+                            taps, kc, pieces, npieces, sw);
+      continue;
+    }
+#endif
     int whole = npieces == 1 && pieces[0].len == NN_NR && (sw == 1 || sw == 2);
     const float *xc = im->x + (ptrdiff_t)((k0 + first) / taps) * plane;
     for (int q = first; q < kc; q += taps, xc += plane) {

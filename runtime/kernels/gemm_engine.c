@@ -43,8 +43,10 @@
 
 #if defined(__GNUC__)
 #define NN_UNROLL _Pragma("GCC unroll 32")
+#define NN_UNROLL8 _Pragma("GCC unroll 8")
 #else
 #define NN_UNROLL
+#define NN_UNROLL8
 #endif
 
 #if defined(NN_GEMM_AVX512)
@@ -57,6 +59,7 @@ typedef __m512 vec;
 #define vsplat(s) _mm512_set1_ps(s)
 #define vmuladd(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define vclamp(lo, hi, v) _mm512_min_ps(hi, _mm512_max_ps(lo, v))
+#define vsum(v) _mm512_reduce_add_ps(v)
 #elif defined(NN_GEMM_AVX2)
 #include <immintrin.h>
 typedef __m256 vec;
@@ -67,6 +70,7 @@ typedef __m256 vec;
 #define vsplat(s) _mm256_set1_ps(s)
 #define vmuladd(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define vclamp(lo, hi, v) _mm256_min_ps(hi, _mm256_max_ps(lo, v))
+#define vsum(v) sum_halves(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)))
 #elif defined(NN_GEMM_SSE)
 #include <emmintrin.h>
 typedef __m128 vec;
@@ -77,6 +81,7 @@ typedef __m128 vec;
 #define vsplat(s) _mm_set1_ps(s)
 #define vmuladd(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
 #define vclamp(lo, hi, v) _mm_min_ps(hi, _mm_max_ps(lo, v))
+#define vsum(v) sum_halves(v)
 #else
 typedef float vec;
 #define VLEN 1
@@ -86,6 +91,7 @@ typedef float vec;
 #define vsplat(s) (s)
 #define vmuladd(a, b, c) ((a) * (b) + (c))
 #define vclamp(lo, hi, v) clamp_scalar(lo, hi, v)
+#define vsum(v) (v)
 static float clamp_scalar(float lo, float hi, float v)
 {
   v = v < lo ? lo : v;
@@ -93,6 +99,15 @@ static float clamp_scalar(float lo, float hi, float v)
 }
 #undef NN_UNROLL
 #define NN_UNROLL
+#endif
+
+#if defined(NN_GEMM_AVX2) || defined(NN_GEMM_SSE)
+// The sum of a 4-lane vector's lanes, as a tree.
+static inline float sum_halves(__m128 v)
+{
+  __m128 pairs = _mm_add_ps(v, _mm_movehl_ps(v, v));
+  return _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1)));
+}
 #endif
 
 enum { NV = NN_NR / VLEN }; // vectors per tile row
@@ -163,31 +178,40 @@ static void micro_kernel_narrow(float *restrict tile, const float *const a[NN_MR
   multiply_tile(tile, NN_NR, 0, NULL, 0, 0.0f, 0.0f, a, bp, NULL, kc, NN_MR, HALF);
 }
 
-// Columns [c0, c1) of tile(MR, NR) = A * B for a packed panel, by dot
-// products: for a last panel only TAIL columns wider than NARROW (49
-// pixels of a 7x7 plane are a whole panel, 16 columns and 1), where the
-// full micro-kernel would compute 32 columns for 17.
+// Columns NARROW .. NARROW + count - 1 of tile(MR, NR) = A * B by dot
+// products with cols[c] (that column of the packed panel, gathered once
+// per panel by gather_tail()): for a last panel only TAIL columns wider
+// than NARROW (49 pixels of a 7x7 plane are a whole panel, 16 columns and
+// 1), where the full micro-kernel would compute 32 columns for 17.
 enum { TAIL = 2 };
 
-static void tail_columns(float *restrict tile, const float *const a[NN_MR],
-                         const float *restrict bp, int kc, int c0, int c1)
+static void gather_tail(float cols[TAIL][NN_KC], const float *restrict bp, int kc, int count)
 {
-  float col[NN_KC];
-  for (int c = c0; c < c1; c++) {
-    for (int p = 0; p < kc; p++)
-      col[p] = bp[p * NN_NR + c];
+  for (int c = 0; c < count; c++)
+    NN_UNROLL8 for (int p = 0; p < kc; p++)
+      cols[c][p] = bp[p * NN_NR + NARROW + c];
+}
+
+static void tail_columns(float *restrict tile, const float *const a[NN_MR],
+                         float cols[TAIL][NN_KC], int kc, int count)
+{
+  for (int c = 0; c < count; c++) {
+    const float *col = cols[c];
+    // One independent chain of multiply-adds per row, VLEN products a step.
+    vec part[NN_MR];
+    NN_UNROLL for (int r = 0; r < NN_MR; r++)
+      part[r] = vzero();
+    int p = 0;
+    for (; p + VLEN <= kc; p += VLEN) {
+      vec cv = vload(col + p);
+      NN_UNROLL for (int r = 0; r < NN_MR; r++)
+        part[r] = vmuladd(vload(a[r] + p), cv, part[r]);
+    }
     for (int r = 0; r < NN_MR; r++) {
-      float part[16] = {0.0f};
-      int p = 0;
-      for (; p + 16 <= kc; p += 16)
-        for (int l = 0; l < 16; l++)
-          part[l] += a[r][p + l] * col[p + l];
-      float sum = 0.0f;
-      for (; p < kc; p++)
-        sum += a[r][p] * col[p];
-      for (int l = 0; l < 16; l++)
-        sum += part[l];
-      tile[r * NN_NR + c] = sum;
+      float sum = vsum(part[r]);
+      for (int q = p; q < kc; q++)
+        sum += a[r][q] * col[q];
+      tile[r * NN_NR + NARROW + c] = sum;
     }
   }
 }
@@ -347,6 +371,7 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
                            int i0, int mc, int k0, int kc, int k, int n, float *restrict bp)
 {
   float tile[NN_MR * NN_NR] = {0.0f}; // defined everywhere, narrow tiles included
+  float tail_cols[TAIL][NN_KC];
   float lo = 0.0f, hi = 0.0f;
   int direct = unpack == NULL && alpha == 1.0f && (ep == NULL || clamp_of(ep, &lo, &hi));
   for (int j0 = 0; j0 < n; j0 += NN_NR) {
@@ -354,6 +379,9 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
     int in_place = bs->row_off != NULL && nr == NN_NR;
     if (!in_place)
       bs->pack(bp, bs->src, k0, kc, j0, nr);
+    int tail = !in_place && nr > NARROW && nr <= NARROW + TAIL ? nr - NARROW : 0;
+    if (tail > 0)
+      gather_tail(tail_cols, bp, kc, tail);
     for (int s = 0; s < mc; s += NN_MR) {
       int mr = mc - s < NN_MR ? mc - s : NN_MR;
       const float *rows[NN_MR];
@@ -379,9 +407,9 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
         micro_kernel_in_place(tile, rows, bs->b + j0, bs->row_off + k0, kc);
       else if (nr <= NARROW)
         micro_kernel_narrow(tile, rows, bp, kc);
-      else if (nr <= NARROW + TAIL) {
+      else if (tail > 0) {
         micro_kernel_narrow(tile, rows, bp, kc);
-        tail_columns(tile, rows, bp, kc, NARROW, nr);
+        tail_columns(tile, rows, tail_cols, kc, tail);
       } else if (mr <= SHORT)
         micro_kernel_short(tile, rows, bp, kc);
       else

@@ -10,6 +10,9 @@
 #include "nn.h"
 #include "test.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #define MAX_X 16384
 #define MAX_W 40000
 #define MAX_Y 16384
@@ -242,6 +245,56 @@ static void test_conv_large_shapes_cross_engine_blocks(void **state)
   check_against_reference(&first, 1);
 }
 
+// check_against_reference with x and y copied to heap blocks of exactly
+// their sizes, so that under AddressSanitizer a gather that reads before
+// the first plane or past the last one, or a store past y, is reported.
+static void check_on_exact_buffers(const nn_conv_params *p)
+{
+  static float x[MAX_X], w[MAX_W], b[256], want[MAX_Y];
+  size_t xs = (size_t)p->n * p->c * p->h * p->w, ys = (size_t)p->n * p->m * p->oh * p->ow;
+  size_t ws = (size_t)p->m * (p->c / p->group) * p->kh * p->kw;
+  assert_true(xs <= MAX_X && ws <= MAX_W && ys <= MAX_Y && p->m <= 256);
+  fill_random(x, (int)xs, 21u);
+  fill_random(w, (int)ws, 22u);
+  fill_random(b, p->m, 23u);
+  float *xe = malloc(sizeof(float) * xs), *ye = malloc(sizeof(float) * ys);
+  assert_non_null(xe);
+  assert_non_null(ye);
+  memcpy(xe, x, sizeof(float) * xs);
+  nn_conv_forward(ye, xe, w, b, p);
+  ref_conv(want, x, w, b, p);
+  int products = p->c / p->group * p->kh * p->kw;
+  assert_floats_near(ye, want, (int)ys, 1e-5f * (float)(1 + products / 32));
+  free(xe);
+  free(ye);
+}
+
+// Padded convolutions too large for the zero-padded copy gather each
+// panel row from the pieces of x its pixels read (with AVX-512: masked
+// loads, merged two to a vector half, or compressed at stride 2): output
+// rows narrower than a vector half (up to eight pieces in a panel row),
+// about a half, longer than a panel, ResNet-like rows of 56; stride 2 with
+// enough channels per tap for the vector path and, past the first block
+// of 256 products, too few; a single column; the first and last planes
+// read at the image's corners.
+static void test_conv_im2col_panels_match_reference(void **state)
+{
+  (void)state;
+  nn_conv_params shapes[] = {
+      make(1, 40, 14, 14, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1),  // rows of 14
+      make(1, 300, 4, 4, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),    // rows of 4
+      make(1, 10, 30, 33, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1),  // rows of 33
+      make(1, 12, 20, 56, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),   // rows of 56
+      make(1, 9, 17, 17, 10, 3, 3, 1, 1, 1, 2, 0, 1, 2),   // asymmetric pads
+      make(1, 16, 25, 31, 9, 3, 3, 1, 2, 1, 1, 1, 1, 1),   // stride 2
+      make(1, 12, 21, 40, 10, 5, 5, 1, 2, 2, 3, 1, 2, 4),  // stride 2, dilation 2
+      make(1, 1000, 8, 1, 8, 3, 1, 1, 1, 1, 1, 0, 1, 0),   // one column
+      make(2, 36, 15, 15, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1),   // two images
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+    check_on_exact_buffers(&shapes[i]);
+}
+
 // 9 to 16 output channels, unpadded at stride 1 or padded into the small
 // copy: with AVX-512 the channels go across vector lanes (conv_lanes.c), 8
 // wide pixels a block, the last block overlapping; kernel rows of 3, 5 and
@@ -310,6 +363,7 @@ int main(void)
       cmocka_unit_test(test_conv_padding_wider_than_kernel_gives_bias),
       cmocka_unit_test(test_conv_1x1_matches_reference),
       cmocka_unit_test(test_conv_large_shapes_cross_engine_blocks),
+      cmocka_unit_test(test_conv_im2col_panels_match_reference),
       cmocka_unit_test(test_conv_few_channels_across_lanes_match_reference),
       cmocka_unit_test(test_conv_1x1_hand_computed),
       cmocka_unit_test(test_conv_1x1_strided_or_padded_matches_reference),
