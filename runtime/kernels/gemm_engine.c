@@ -2,12 +2,12 @@
  * gemm_engine.c - the blocked, packed matrix product behind Gemm, MatMul
  * and Conv: y(m, n) += alpha * A(m, k) * B(k, n). See gemm_engine.h.
  *
- * Key idea, as in BLIS: per block of NN_MC rows and NN_KC products, A is
- * copied once ("packed") into MR-row strips, interleaved so that one step
- * of the micro-kernel reads MR consecutive values, and scaled by alpha. B
- * is packed one NN_KC x NN_NR panel at a time by the caller's function,
- * which keeps the panel in L1 while every strip of A passes over it. The
- * micro-kernel holds an MR x NR block of y in vector registers for the
+ * Key idea, as in BLIS: per block of NN_MC rows and NN_KC products of A
+ * (which stays in L2), B is packed one NN_KC x NN_NR panel at a time by
+ * the caller's function, and the panel stays in L1 while every MR-row
+ * strip of the block passes over it. A is read in place, one pointer per
+ * row (copied a block at a time only when its rows are not contiguous).
+ * The micro-kernel holds an MR x NR block of y in vector registers for the
  * whole panel: per product step it loads NR/VLEN vectors of B, broadcasts
  * MR values of A and issues MR*NR/VLEN multiply-adds, enough independent
  * accumulators to keep both FMA units busy. A whole tile of a dense y

@@ -53,8 +53,12 @@
 #ifndef NN_GEMM_KC
 #define NN_GEMM_KC 256 // products summed per packed panel
 #endif
+// Rows of A per pass over B: each packed panel of B serves this many rows
+// before the next is packed (a 3x3 convolution's panel is a gather), while
+// the block of A they read, NN_MC * NN_KC floats (256 KB on AVX-512), stays
+// in a 512 KB or larger L2 cache.
 #ifndef NN_GEMM_MC
-#define NN_GEMM_MC (16 * NN_MR) // rows of A per pass over B
+#define NN_GEMM_MC (32 * NN_MR)
 #endif
 #ifndef NN_GEMM_PACK_MC
 #define NN_GEMM_PACK_MC (4 * NN_MR) // rows of a transposed A copied at once
