@@ -269,6 +269,13 @@ def classify(kernel, f):
                 f["c"] * f["kh"] * f["kw"] <= 256 and (f["pad_t"] == f["pad_l"] == 0 or f["c"] * (
                     f["h"] + 2 * f["pad_t"]) * (f["w"] + 2 * f["pad_l"]) <= 8192):
             kind = "%dx%d (channels across lanes)" % (f["kh"], f["kw"])  # conv_lanes.c, AVX-512
+        elif f["c"] // f["group"] <= 4 and f["stride_w"] in (1, 2) and f["ow"] >= 64 and \
+                f["kh"] * f["kw"] <= 256 and (f["stride_h"] != 1 or f["stride_w"] != 1 or (
+                    f["pad_t"] + f["pad_l"] > 0 and f["c"] // f["group"] * (f["h"] + 2 * f["pad_t"])
+                    * (f["w"] + 2 * f["pad_l"]) > 8192)) and \
+                f["c"] // f["group"] * ((f["kh"] - 1) * f["dil_h"] + 1) * f["stride_w"] * (
+                    f["ow"] + f["kw"] * f["dil_w"]) <= 8192:
+            kind = "%dx%d (row bands)" % (f["kh"], f["kw"])  # conv_rows.c (strided first layers)
         else:
             kind = "%dx%d (im2col gemm)" % (f["kh"], f["kw"])
         label = label.replace("conv", "conv " + kind)

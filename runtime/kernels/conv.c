@@ -24,7 +24,11 @@
  *
  * With AVX-512, wide-row convolutions with 9 to 16 output channels (too
  * few for the engine's strips) put the channels across vector lanes
- * instead (conv_lanes.c).
+ * instead (conv_lanes.c), and pack_im2col() gathers its rows with masked
+ * loads (im2col_avx512.c). Convolutions of at most 4 input channels with
+ * long output rows (a first layer on an RGB image, where a panel has few
+ * rows per tap and gathering it is mostly bookkeeping) run by bands of
+ * output rows over a padded copy of their input rows (conv_rows.c).
  *
  * Builds for cores without vector units can take -DNN_CONV_DIRECT, which
  * sends every non-depthwise convolution to conv_direct.c instead.
@@ -35,6 +39,7 @@
  */
 #include "conv_direct.h"
 #include "conv_lanes.h"
+#include "conv_rows.h"
 #include "depthwise.h"
 #include "gemm_engine.h"
 #include "im2col_avx512.h"
@@ -152,8 +157,8 @@ static void pack_im2col(float *bp, const void *b_src, int k0, int kc, int j0, in
     // Few rows per tap (a first layer on 3 channels) do not repay the
     // masks' set-up at stride 2, where the loops below copy about as fast.
     if (sw == 1 || (sw == 2 && kc >= 8 * taps)) {
-      nn_im2col_rows_avx512(bp, im->x + (ptrdiff_t)((k0 + first) / taps) * plane, plane, first,
-                            taps, kc, pieces, npieces, sw);
+      nn_im2col_rows_avx512(bp, im->x + (ptrdiff_t)((k0 + first) / taps) * plane, plane, NULL,
+                            first, taps, kc, pieces, npieces, sw);
       continue;
     }
 #endif
@@ -514,6 +519,8 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
         conv_wide(yg, xg, wg, &ep, p);
       } else if (padded_params(&q, p)) {
         conv_padded(yg, xg, wg, &ep, p, &q);
+      } else if (nn_conv_rows_fits(p)) {
+        nn_conv_rows(yg, xg, wg, &ep, p);
       } else {
         nn_gemm_engine_into(yg, out_plane, &ep, wg, k, pack_im2col, &im, mg, out_plane, k);
       }

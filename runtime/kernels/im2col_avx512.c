@@ -90,45 +90,49 @@ static inline __m512 gather_half(const float *x, const masked_load *loads, int n
 // The common case, stride 1 and one or two pieces in each half: a row is
 // two to four masked loads, without loops (the two branches go the same
 // way for every row).
-static void rows_two_pieces(float *bp, const float *x, ptrdiff_t plane, int first, int step,
-                            int kc, const masked_load *loads, int nlow, int nloads)
+static void rows_two_pieces(float *bp, const float *x, ptrdiff_t plane, const int *row_off,
+                            int first, int step, int kc, const masked_load *loads, int nlow,
+                            int nloads)
 {
   const masked_load *l0 = &loads[0], *l1 = &loads[nlow - 1];
   const masked_load *h0 = &loads[nlow], *h1 = &loads[nloads - 1];
   int two_low = nlow == 2, two_high = nloads - nlow == 2;
   ptrdiff_t ahead = l0->off + 4 * NN_NR;
   for (int q = first; q < kc; q += step, x += plane) {
-    _mm_prefetch((const char *)at(x, ahead), _MM_HINT_T0);
-    _mm_prefetch((const char *)at(x, ahead + 16), _MM_HINT_T0);
-    __m512 low = _mm512_maskz_loadu_ps(l0->keep, at(x, l0->off));
-    __m512 high = _mm512_maskz_loadu_ps(h0->keep, at(x, h0->off));
+    const float *xr = row_off != NULL ? x + row_off[q] : x;
+    _mm_prefetch((const char *)at(xr, ahead), _MM_HINT_T0);
+    _mm_prefetch((const char *)at(xr, ahead + 16), _MM_HINT_T0);
+    __m512 low = _mm512_maskz_loadu_ps(l0->keep, at(xr, l0->off));
+    __m512 high = _mm512_maskz_loadu_ps(h0->keep, at(xr, h0->off));
     if (two_low)
-      low = _mm512_mask_loadu_ps(low, l1->keep, at(x, l1->off));
+      low = _mm512_mask_loadu_ps(low, l1->keep, at(xr, l1->off));
     if (two_high)
-      high = _mm512_mask_loadu_ps(high, h1->keep, at(x, h1->off));
+      high = _mm512_mask_loadu_ps(high, h1->keep, at(xr, h1->off));
     _mm512_storeu_ps(bp + q * NN_NR, low);
     _mm512_storeu_ps(bp + q * NN_NR + 16, high);
   }
 }
 
-void nn_im2col_rows_avx512(float *bp, const float *x, ptrdiff_t plane, int first, int step,
-                           int kc, const nn_im2col_piece *pieces, int npieces, int stride_w)
+void nn_im2col_rows_avx512(float *bp, const float *x, ptrdiff_t plane, const int *row_off,
+                           int first, int step, int kc, const nn_im2col_piece *pieces,
+                           int npieces, int stride_w)
 {
   masked_load loads[4 * NN_NR];
   int nloads = plan_loads(loads, pieces, npieces, stride_w), nlow = 0;
   while (nlow < nloads && loads[nlow].half == 0)
     nlow++;
   if (stride_w == 1 && nlow >= 1 && nlow <= 2 && nloads - nlow >= 1 && nloads - nlow <= 2) {
-    rows_two_pieces(bp, x, plane, first, step, kc, loads, nlow, nloads);
+    rows_two_pieces(bp, x, plane, row_off, first, step, kc, loads, nlow, nloads);
     return;
   }
   ptrdiff_t ahead = nloads > 0 ? loads[0].off + 4 * NN_NR * stride_w : 0;
   for (int q = first; q < kc; q += step, x += plane) {
+    const float *xr = row_off != NULL ? x + row_off[q] : x;
     // As in nn_pack_strided: this row's piece of the panel four on.
-    _mm_prefetch((const char *)at(x, ahead), _MM_HINT_T0);
-    _mm_prefetch((const char *)at(x, ahead + 16), _MM_HINT_T0);
-    __m512 low = gather_half(x, loads, nlow, stride_w);
-    __m512 high = gather_half(x, loads + nlow, nloads - nlow, stride_w);
+    _mm_prefetch((const char *)at(xr, ahead), _MM_HINT_T0);
+    _mm_prefetch((const char *)at(xr, ahead + 16), _MM_HINT_T0);
+    __m512 low = gather_half(xr, loads, nlow, stride_w);
+    __m512 high = gather_half(xr, loads + nlow, nloads - nlow, stride_w);
     _mm512_storeu_ps(bp + q * NN_NR, low);
     _mm512_storeu_ps(bp + q * NN_NR + 16, high);
   }

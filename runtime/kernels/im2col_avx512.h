@@ -23,11 +23,13 @@ typedef struct {
 
 #if NN_IM2COL_AVX512
 // Rows first, first + step, ... (below kc) of the panel bp (NN_NR floats
-// each): row first + i*step is channel plane x + i*plane read through the
-// same pieces (which lie inside [0, NN_NR) of the row and inside the
-// plane), zeros elsewhere. stride_w is 1 or 2.
-void nn_im2col_rows_avx512(float *bp, const float *x, ptrdiff_t plane, int first, int step,
-                           int kc, const nn_im2col_piece *pieces, int npieces, int stride_w);
+// each), zeros outside the pieces: row q = first + i*step reads the pieces
+// (which lie inside [0, NN_NR) of the row and inside the object x points
+// into) relative to x + i*plane, or to x + row_off[q] when row_off is not
+// NULL (plane unused). stride_w is 1 or 2.
+void nn_im2col_rows_avx512(float *bp, const float *x, ptrdiff_t plane, const int *row_off,
+                           int first, int step, int kc, const nn_im2col_piece *pieces,
+                           int npieces, int stride_w);
 #endif
 
 #endif

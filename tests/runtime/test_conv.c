@@ -295,6 +295,31 @@ static void test_conv_im2col_panels_match_reference(void **state)
     check_on_exact_buffers(&shapes[i]);
 }
 
+// At most 4 input channels per group and output rows of 64 or more (a
+// first layer on an RGB image): bands of output rows over a zero-padded
+// copy of their input rows, split into even and odd columns at stride 2
+// (conv_rows.c). ResNet's 7x7 at stride 2, stride 1, dilation with
+// asymmetric pads, groups of 3 channels on two images, and an 11x11
+// kernel whose copy holds only two output rows (many bands, the last one
+// short, and 484 products: two blocks of the engine).
+static void test_conv_few_input_channels_by_row_bands_match_reference(void **state)
+{
+  (void)state;
+  nn_conv_params resnet = make(1, 3, 20, 130, 20, 7, 7, 1, 2, 1, 3, 3, 3, 3);
+  resnet.act = NN_ACT_RELU;
+  check_on_exact_buffers(&resnet);
+  nn_conv_params stride1 = make(1, 2, 12, 70, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  stride1.act = NN_ACT_LEAKY_RELU;
+  stride1.act_alpha = 0.1f;
+  check_on_exact_buffers(&stride1);
+  nn_conv_params dilated = make(1, 4, 15, 140, 9, 3, 5, 1, 2, 2, 2, 3, 1, 0);
+  check_on_exact_buffers(&dilated);
+  nn_conv_params groups = make(2, 6, 8, 66, 10, 3, 3, 2, 1, 1, 1, 1, 1, 1);
+  check_against_reference(&groups, 0);
+  nn_conv_params large = make(1, 4, 28, 137, 8, 11, 11, 1, 2, 1, 5, 5, 5, 5);
+  check_on_exact_buffers(&large);
+}
+
 // 9 to 16 output channels, unpadded at stride 1 or padded into the small
 // copy: with AVX-512 the channels go across vector lanes (conv_lanes.c), 8
 // wide pixels a block, the last block overlapping; kernel rows of 3, 5 and
@@ -364,6 +389,7 @@ int main(void)
       cmocka_unit_test(test_conv_1x1_matches_reference),
       cmocka_unit_test(test_conv_large_shapes_cross_engine_blocks),
       cmocka_unit_test(test_conv_im2col_panels_match_reference),
+      cmocka_unit_test(test_conv_few_input_channels_by_row_bands_match_reference),
       cmocka_unit_test(test_conv_few_channels_across_lanes_match_reference),
       cmocka_unit_test(test_conv_1x1_hand_computed),
       cmocka_unit_test(test_conv_1x1_strided_or_padded_matches_reference),
