@@ -265,6 +265,8 @@ def classify(kernel, f):
         elif f["kh"] == f["kw"] == 1 and f["stride_h"] == f["stride_w"] == 1 and \
                 f["pad_t"] == f["pad_l"] == 0:
             kind = "1x1 (gemm)"
+        elif kernel.endswith("_backward"):  # the two paths below are forward only
+            kind = "%dx%d (im2col gemm)" % (f["kh"], f["kw"])
         elif f["group"] == 1 and 8 < f["m"] <= 16 and f["stride_h"] == f["stride_w"] == 1 and \
                 f["c"] * f["kh"] * f["kw"] <= 256 and (f["pad_t"] == f["pad_l"] == 0 or f["c"] * (
                     f["h"] + 2 * f["pad_t"]) * (f["w"] + 2 * f["pad_l"]) <= 8192):
