@@ -7,16 +7,15 @@
  *   y(mg, oh*ow) = w(mg, cg*kh*kw) * X(cg*kh*kw, oh*ow)
  * where column j of X holds the inputs that output pixel j reads ("im2col").
  * X is never built: the packed engine (gemm_engine.c) asks for one
- * K x NR panel at a time and pack_im2col() gathers it from x, copying each
- * run of pixels that lies in one output row (contiguous at stride 1) and
- * writing zeros for padding. A 1x1, stride-1, unpadded convolution reads x
- * itself as X; any other unpadded stride-1 one runs over "wide" rows (see
- * is_wide()), where every row of X is one contiguous piece of x. The
- * backward is two more products through the same engine:
- *   dw(mg, K)    += dy(mg, N) * X^T      (pack_im2col_t gathers X^T panels)
- *   dX(K, N)      = w^T * dy(mg, N)      (scatter_col2im adds each tile of
- *                                         dX into the dx positions it came
- *                                         from; add_dx_wide over wide rows)
+ * K x NR panel at a time and nn_pack_im2col() (im2col.c) gathers it from
+ * x. A 1x1, stride-1, unpadded convolution reads x itself as X; any other
+ * unpadded stride-1 one runs over "wide" rows (see is_wide()), where every
+ * row of X is one contiguous piece of x. The backward is two more products
+ * through the same engine:
+ *   dw(mg, K)  += dy(mg, N) * X^T   (nn_pack_im2col_t gathers X^T panels)
+ *   dX(K, N)    = w^T * dy(mg, N)   (nn_scatter_col2im adds each tile of dX
+ *                                    into the dx positions it came from;
+ *                                    add_dx_wide over wide rows)
  * Depthwise convolutions (one input channel per group, more than one group),
  * where the product degenerates to K = kh*kw per group, go to depthwise.c; a
  * single-channel input with one group (a first layer on grey images) is one
@@ -24,8 +23,7 @@
  *
  * With AVX-512, wide-row convolutions with 9 to 16 output channels (too
  * few for the engine's strips) put the channels across vector lanes
- * instead (conv_lanes.c), and pack_im2col() gathers its rows with masked
- * loads (im2col_avx512.c). Convolutions of at most 4 input channels with
+ * instead (conv_lanes.c). Convolutions of at most 4 input channels with
  * long output rows (a first layer on an RGB image, where a panel has few
  * rows per tap and gathering it is mostly bookkeeping) run by bands of
  * output rows over a padded copy of their input rows (conv_rows.c).
@@ -42,8 +40,7 @@
 #include "conv_rows.h"
 #include "depthwise.h"
 #include "gemm_engine.h"
-#include "im2col_avx512.h"
-#include "ranges.h"
+#include "im2col.h"
 #include "sum.h"
 
 #if defined(__GNUC__)
@@ -52,206 +49,11 @@
 #define NN_NOINLINE
 #endif
 
-// Entries [*t0, *t1) of a run of len pixels starting at input column iw0
-// that lie inside a row of w columns, at stride sw.
-static void run_inside(int *t0, int *t1, int iw0, int sw, int w, int len)
-{
-  if (sw == 1) {
-    *t0 = iw0 < 0 ? (-iw0 < len ? -iw0 : len) : 0;
-    *t1 = w - iw0 < len ? w - iw0 : len;
-    if (*t1 < *t0)
-      *t1 = *t0;
-    return;
-  }
-  if (sw == 2) { // index_range without its two divisions, per tap and run
-    *t0 = iw0 < 0 ? min_int((1 - iw0) >> 1, len) : 0;
-    *t1 = w > iw0 ? min_int((w - iw0 + 1) >> 1, len) : 0;
-    *t1 = max_int(*t1, *t0);
-    return;
-  }
-  index_range(t0, t1, iw0, sw, 0, w, len);
-}
-
 // The 1x1, stride-1, unpadded case: X is x's (c, h*w) matrix itself.
 static int is_pointwise(const nn_conv_params *p)
 {
   return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 &&
          p->pad_t == 0 && p->pad_l == 0 && p->oh == p->h && p->ow == p->w;
-}
-
-// One image and group: x or dx (cg, h, w), as the engine's b_src or y_dst.
-typedef struct {
-  const float *x;
-  float *dx;
-  const nn_conv_params *p;
-} conv_image;
-
-// A run of panel columns c .. c+len-1 that are output pixels (i, jj ..).
-typedef struct {
-  int c, len, i, jj;
-} pixel_run;
-
-// Splits output pixels j0 .. j0+nr-1 into runs within one output row.
-static int pixel_runs(pixel_run *runs, int j0, int nr, int ow)
-{
-  int count = 0;
-  for (int c = 0; c < nr;) {
-    int i = (j0 + c) / ow, jj = (j0 + c) % ow;
-    int len = ow - jj < nr - c ? ow - jj : nr - c;
-    pixel_run r = {c, len, i, jj};
-    runs[count++] = r;
-    c += len;
-  }
-  return count;
-}
-
-// Kernel tap of row kidx of X: channel ci, offsets (du, dv) from the
-// output pixel's top-left input position.
-typedef struct {
-  int ci, du, dv;
-} tap;
-
-static tap tap_of(int kidx, const nn_conv_params *p)
-{
-  int taps = p->kh * p->kw;
-  int u = kidx % taps / p->kw, v = kidx % p->kw;
-  tap t = {kidx / taps, u * p->dil_h - p->pad_t, v * p->dil_w - p->pad_l};
-  return t;
-}
-
-typedef nn_im2col_piece piece;
-
-// bp[q*NN_NR + c] = X(k0 + q, j0 + c): see nn_pack_fn. Row k of X is tap
-// t = k % (kh*kw) of channel k / (kh*kw), and every channel reads the same
-// places of its own plane through a tap: so the pieces of x a tap reads
-// (one per run of pixels, cut where it leaves x) are worked out once, then
-// copied for each channel. A row that is one whole piece (the common case
-// inside the image at strides 1 and 2) is a fixed-length copy.
-static void pack_im2col(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
-{
-  const conv_image *im = b_src;
-  const nn_conv_params *p = im->p;
-  pixel_run runs[NN_NR];
-  int nruns = pixel_runs(runs, j0, nr, p->ow);
-  int taps = p->kh * p->kw, sw = p->stride_w, w = p->w;
-  ptrdiff_t plane = (ptrdiff_t)p->h * w;
-  for (int t = 0; t < taps; t++) {
-    int first = ((t - k0 % taps) + taps) % taps; // first row of this tap
-    if (first >= kc)
-      continue;
-    int u = t / p->kw, v = t % p->kw;
-    piece pieces[NN_NR];
-    int npieces = 0;
-    for (int r = 0; r < nruns; r++) {
-      int ih = runs[r].i * p->stride_h + u * p->dil_h - p->pad_t;
-      if (ih < 0 || ih >= p->h)
-        continue;
-      int iw0 = runs[r].jj * sw + v * p->dil_w - p->pad_l, t0, t1;
-      run_inside(&t0, &t1, iw0, sw, w, runs[r].len);
-      if (t1 > t0) {
-        piece pc = {runs[r].c + t0, ih * w + iw0 + t0 * sw, t1 - t0};
-        pieces[npieces++] = pc;
-      }
-    }
-#if NN_IM2COL_AVX512
-    // Few rows per tap (a first layer on 3 channels) do not repay the
-    // masks' set-up at stride 2, where the loops below copy about as fast.
-    if (sw == 1 || (sw == 2 && kc >= 8 * taps)) {
-      nn_im2col_rows_avx512(bp, im->x + (ptrdiff_t)((k0 + first) / taps) * plane, plane, NULL,
-                            first, taps, kc, pieces, npieces, sw);
-      continue;
-    }
-#endif
-    int whole = npieces == 1 && pieces[0].len == NN_NR && (sw == 1 || sw == 2);
-    const float *xc = im->x + (ptrdiff_t)((k0 + first) / taps) * plane;
-    for (int q = first; q < kc; q += taps, xc += plane) {
-      float *out = bp + q * NN_NR;
-      if (whole) {
-        const float *src = xc + pieces[0].src;
-#if defined(__GNUC__)
-        // As in nn_pack_strided: this row's piece of the panel four on.
-        __builtin_prefetch(src + 4 * NN_NR * sw);
-        __builtin_prefetch(src + 4 * NN_NR * sw + 16);
-#endif
-        if (sw == 1)
-          for (int c = 0; c < NN_NR; c++)
-            out[c] = src[c];
-        else
-          for (int c = 0; c < NN_NR; c++)
-            out[c] = src[2 * c];
-        continue;
-      }
-      for (int c = 0; c < NN_NR; c++)
-        out[c] = 0.0f;
-      for (int i = 0; i < npieces; i++) {
-        float *dst = out + pieces[i].dst;
-        const float *src = xc + pieces[i].src;
-        if (sw == 1)
-          for (int c = 0; c < pieces[i].len; c++)
-            dst[c] = src[c];
-        else
-          for (int c = 0; c < pieces[i].len; c++)
-            dst[c] = src[(ptrdiff_t)c * sw];
-      }
-    }
-  }
-}
-
-// bp[q*NN_NR + c] = X(j0 + c, k0 + q), a panel of X^T: rows are output
-// pixels, columns kernel taps. Filled a tap (column) at a time, so that
-// each run of pixels in one output row reads contiguous x (at stride 1).
-static void pack_im2col_t(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
-{
-  const conv_image *im = b_src;
-  const nn_conv_params *p = im->p;
-  pixel_run runs[NN_KC];
-  int nruns = pixel_runs(runs, k0, kc, p->ow);
-  int sw = p->stride_w, w = p->w;
-  for (int q = 0; q < kc; q++)
-    for (int c = 0; c < NN_NR; c++)
-      bp[q * NN_NR + c] = 0.0f;
-  for (int c = 0; c < nr; c++) {
-    tap t = tap_of(j0 + c, p);
-    const float *xc = im->x + (ptrdiff_t)t.ci * p->h * w;
-    for (int r = 0; r < nruns; r++) {
-      int ih = runs[r].i * p->stride_h + t.du;
-      if (ih < 0 || ih >= p->h)
-        continue;
-      int iw0 = runs[r].jj * sw + t.dv, t0, t1;
-      run_inside(&t0, &t1, iw0, sw, w, runs[r].len);
-      const float *src = xc + (ptrdiff_t)ih * w + iw0;
-      float *dst = bp + runs[r].c * NN_NR + c;
-      for (int s = t0; s < t1; s++)
-        dst[s * NN_NR] = src[(ptrdiff_t)s * sw];
-    }
-  }
-}
-
-// dx at the positions X(i0 + r, j0 + c) came from += tile[r*NN_NR + c];
-// positions in the padding are dropped. See nn_unpack_fn.
-static void scatter_col2im(void *y_dst, const float *tile, int i0, int mr, int j0, int nr)
-{
-  const conv_image *im = y_dst;
-  const nn_conv_params *p = im->p;
-  pixel_run runs[NN_NR];
-  int nruns = pixel_runs(runs, j0, nr, p->ow);
-  int sw = p->stride_w;
-  for (int r = 0; r < mr; r++) {
-    tap t = tap_of(i0 + r, p);
-    const float *row = tile + r * NN_NR;
-    for (int k = 0; k < nruns; k++) {
-      int ih = runs[k].i * p->stride_h + t.du;
-      if (ih < 0 || ih >= p->h)
-        continue;
-      int iw0 = runs[k].jj * sw + t.dv;
-      int t0, t1;
-      run_inside(&t0, &t1, iw0, sw, p->w, runs[k].len);
-      float *dxr = im->dx + ((ptrdiff_t)t.ci * p->h + ih) * p->w + iw0;
-      const float *src = row + runs[k].c;
-      for (int s = t0; s < t1; s++)
-        dxr[(ptrdiff_t)s * sw] += src[s];
-    }
-  }
 }
 
 // An unpadded stride-1 convolution can run over "wide" output rows of w
@@ -328,7 +130,7 @@ static void add_unpadded(float *dx, const float *dxp, const nn_conv_params *p,
 // bp[q*NN_NR + c] = X(k0 + q, J0 + c) over wide pixels: see is_wide().
 static void pack_wide(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
 {
-  const conv_image *im = b_src;
+  const nn_conv_image *im = b_src;
   const nn_conv_params *p = im->p;
   int taps = p->kh * p->kw, w = p->w;
   ptrdiff_t plane = (ptrdiff_t)p->h * w;
@@ -403,11 +205,11 @@ static void store_wide(void *y_dst, const float *tile, int i0, int mr, int j0, i
 }
 
 // The gradient of the output over wide pixels: dY(o, J) for real pixels,
-// 0 for the extra ones, so that they add nothing. b_src is a conv_image
+// 0 for the extra ones, so that they add nothing. b_src is a nn_conv_image
 // whose x is dy's plane of output channel 0.
 static void pack_dy_wide(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
 {
-  const conv_image *im = b_src;
+  const nn_conv_image *im = b_src;
   const nn_conv_params *p = im->p;
   int ow = p->ow, plane = p->oh * ow;
   wide_run runs[NN_NR];
@@ -428,13 +230,13 @@ static void pack_dy_wide(float *bp, const void *b_src, int k0, int kc, int j0, i
 // real pixels is one contiguous add.
 static void add_dx_wide(void *y_dst, const float *tile, int i0, int mr, int j0, int nr)
 {
-  const conv_image *im = y_dst;
+  const nn_conv_image *im = y_dst;
   const nn_conv_params *p = im->p;
   int w = p->w;
   wide_run runs[NN_NR];
   int nruns = wide_runs(runs, j0, nr, p);
   for (int r = 0; r < mr; r++) {
-    tap t = tap_of(i0 + r, p);
+    nn_conv_tap t = nn_conv_tap_of(i0 + r, p);
     float *dxr = im->dx + (ptrdiff_t)t.ci * p->h * w + (ptrdiff_t)(t.du + p->pad_t) * w +
                  (t.dv + p->pad_l) + j0;
     const float *row = tile + r * NN_NR;
@@ -462,7 +264,7 @@ static void conv_wide(float *y, const float *x, const float *w, const nn_gemm_ep
     return;
   }
 #endif
-  conv_image im = {x, NULL, p};
+  nn_conv_image im = {x, NULL, p};
   wide_output out = {y, p};
   for (int o = 0; o < mg; o++)
     nn_fill(y + (ptrdiff_t)o * plane, ep->bias != NULL ? ep->bias[o] : 0.0f, plane);
@@ -509,7 +311,7 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
       float *yg = y + ((ptrdiff_t)img * p->m + (ptrdiff_t)g * mg) * out_plane;
       const float *xg = x + ((ptrdiff_t)img * p->c + (ptrdiff_t)g * cg) * in_plane;
       const float *wg = w + (ptrdiff_t)g * mg * k;
-      conv_image im = {xg, NULL, p};
+      nn_conv_image im = {xg, NULL, p};
       nn_gemm_epilogue ep = {b != NULL ? b + g * mg : NULL, p->act, p->act_alpha, p->act_beta};
       nn_conv_params q;
       if (is_pointwise(p)) {
@@ -522,17 +324,17 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
       } else if (nn_conv_rows_fits(p)) {
         nn_conv_rows(yg, xg, wg, &ep, p);
       } else {
-        nn_gemm_engine_into(yg, out_plane, &ep, wg, k, pack_im2col, &im, mg, out_plane, k);
+        nn_gemm_engine_into(yg, out_plane, &ep, wg, k, nn_pack_im2col, &im, mg, out_plane, k);
       }
     }
   }
 }
 
 // dY^T over wide pixels: bp[q*NN_NR + c] = dY(j0 + c, J = k0 + q), 0 for
-// the extra pixels. b_src is a conv_image whose x is dy (mg, oh*ow).
+// the extra pixels. b_src is a nn_conv_image whose x is dy (mg, oh*ow).
 static void pack_dy_wide_t(float *bp, const void *b_src, int k0, int kc, int j0, int nr)
 {
-  const conv_image *im = b_src;
+  const nn_conv_image *im = b_src;
   const nn_conv_params *p = im->p;
   int w = p->w, ow = p->ow, plane = p->oh * ow;
   int i = k0 / w, jj = k0 % w;
@@ -568,7 +370,7 @@ static void add_dw_t(void *y_dst, const float *tile, int i0, int mr, int j0, int
 }
 
 // Rows of X over wide pixels handed to the engine at once; beyond it, dw
-// goes through pack_im2col_t.
+// goes through nn_pack_im2col_t.
 enum { WIDE_DW_ROWS = 1024 };
 
 // dw (mg, K) += dY X^T of a wide convolution (is_wide(p)) as
@@ -577,10 +379,10 @@ enum { WIDE_DW_ROWS = 1024 };
 static void dw_wide(float *dw, const float *dy, const float *x, const nn_conv_params *p)
 {
   int mg = p->m / p->group, taps = p->kh * p->kw, k = p->c / p->group * taps;
-  conv_image dys = {dy, NULL, p};
+  nn_conv_image dys = {dy, NULL, p};
   if (k > WIDE_DW_ROWS) {
-    conv_image im = {x, NULL, p};
-    nn_gemm_engine(dw, k, NULL, dy, p->oh * p->ow, 1, 1.0f, pack_im2col_t, &im, mg, k,
+    nn_conv_image im = {x, NULL, p};
+    nn_gemm_engine(dw, k, NULL, dy, p->oh * p->ow, 1, 1.0f, nn_pack_im2col_t, &im, mg, k,
                    p->oh * p->ow);
     return;
   }
@@ -609,7 +411,7 @@ static NN_NOINLINE void conv_backward_padded(float *dx, float *dw, const float *
   }
   if (dx != NULL) {
     nn_fill(buf, 0.0f, q->c * q->h * q->w);
-    conv_image dys = {dy, NULL, q}, im = {NULL, buf, q};
+    nn_conv_image dys = {dy, NULL, q}, im = {NULL, buf, q};
     nn_gemm_engine(&im, 0, add_dx_wide, w, 1, k, 1.0f, pack_dy_wide, &dys, k, wide_count(q),
                    mg);
     add_unpadded(dx, buf, p, q);
@@ -660,8 +462,8 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
         } else if (is_wide(p)) {
           dw_wide(dw + wo, dyg, x + xo, p);
         } else {
-          conv_image im = {x + xo, NULL, p};
-          nn_gemm_engine(dw + wo, k, NULL, dyg, out_plane, 1, 1.0f, pack_im2col_t, &im, mg,
+          nn_conv_image im = {x + xo, NULL, p};
+          nn_gemm_engine(dw + wo, k, NULL, dyg, out_plane, 1, 1.0f, nn_pack_im2col_t, &im, mg,
                          k, out_plane);
         }
       }
@@ -671,12 +473,12 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
           nn_gemm_engine(dx + xo, in_plane, NULL, w + wo, 1, k, 1.0f, nn_pack_strided, &dys,
                          k, out_plane, mg);
         } else if (is_wide(p)) {
-          conv_image dys_wide = {dyg, NULL, p}, im = {NULL, dx + xo, p};
+          nn_conv_image dys_wide = {dyg, NULL, p}, im = {NULL, dx + xo, p};
           nn_gemm_engine(&im, 0, add_dx_wide, w + wo, 1, k, 1.0f, pack_dy_wide, &dys_wide, k,
                          wide_count(p), mg);
         } else {
-          conv_image im = {NULL, dx + xo, p};
-          nn_gemm_engine(&im, 0, scatter_col2im, w + wo, 1, k, 1.0f, nn_pack_strided, &dys,
+          nn_conv_image im = {NULL, dx + xo, p};
+          nn_gemm_engine(&im, 0, nn_scatter_col2im, w + wo, 1, k, 1.0f, nn_pack_strided, &dys,
                          k, out_plane, mg);
         }
       }
