@@ -59,13 +59,17 @@ void emit_train_header(Emitter *e, const Compiled *c, const char *NAME)
         NAME, ti->opt.optimizer >= OPT_ADAM ? "0.001f" : "0.01f");
   emitf(e, "#define %s_TRAIN_OK 0          /* weights updated */\n"
            "#define %s_TRAIN_ACCUMULATED 1 /* gradients stored, update after more calls */\n"
-           "#define %s_TRAIN_NONFINITE -1  /* loss or gradient not finite: no update */\n\n",
-        NAME, NAME, NAME);
+           "#define %s_TRAIN_NONFINITE -1  /* loss or gradient not finite: no update */\n"
+           "#define %s_TRAIN_BADLABEL -2   /* a label out of range: nothing done */\n\n",
+        NAME, NAME, NAME, NAME);
   emitf(e, "/*\n * One training step on %s_TRAIN_BATCH samples: inputs as for %s_run()\n"
            " * with the batch dimension filled, labels[i] the class of sample i\n"
-           " * (int32, 0 <= label < %s_TRAIN_CLASSES). *loss receives the mean\n"
-           " * cross-entropy before the update. Not re-entrant.\n */\n",
-        NAME, c->name, NAME);
+           " * (int32, 0 <= label < %s_TRAIN_CLASSES, or -100: a sample that does not\n"
+           " * count, PyTorch's default ignore_index; any other label returns\n"
+           " * %s_TRAIN_BADLABEL before anything is computed). *loss receives the\n"
+           " * mean cross-entropy over the counted samples before the update. Not\n"
+           " * re-entrant.\n */\n",
+        NAME, c->name, NAME, NAME);
   emitf(e, "int %s_train_step(const %s_train_config *cfg, const float *const inputs[],\n"
            "    const int32_t *labels, float *loss);\n\n",
         c->name, c->name);
@@ -253,6 +257,10 @@ void emit_train_step(Emitter *e, const Compiled *c)
         c->name, c->name);
   if (K > 1)
     emitf(e, "  static int calls; /* calls since the last update */\n");
+  emitf(e, "  for (int i = 0; i < %d; i++) /* labels: a class, or -100 (ignored) */\n"
+           "    if (labels[i] != -100 && (labels[i] < 0 || labels[i] >= %d))\n"
+           "      return %s_TRAIN_BADLABEL;\n",
+        ti->batch, ti->classes, e->upper);
   emitf(e, "  int finite = 1;\n");
   emitf(e, "  const nn_optim_config oc = {cfg->lr, cfg->momentum, cfg->dampening, "
            "cfg->weight_decay,\n      cfg->nesterov, cfg->beta1, cfg->beta2, cfg->eps, 0};\n");

@@ -204,7 +204,8 @@ def make_optimizer(params, cfg):
 
 
 def train_case(key, cls, data, cfg, trainable_modules=None, trainable_names=None):
-    """One PyTorch run from the exported weights; returns (losses, {name: final}, probe)."""
+    """One PyTorch run from the exported weights; returns (losses, {name: final}, probe,
+    ignore_loss)."""
     model = cls().eval()
     onnx_file = model_path("train_" + key)
     mapping, shapes = load_onnx_weights(model, onnx_file)
@@ -233,9 +234,15 @@ def train_case(key, cls, data, cfg, trainable_modules=None, trainable_names=None
         opt.step()
     with torch.no_grad():
         probe = model(x[0]).numpy()
+        # Batch 0 with its first label -100 (cross_entropy's default ignore_index),
+        # on the trained model: the loss over the other samples.
+        ignored = y[0].clone()
+        ignored[0] = -100
+        ignore_loss = F.cross_entropy(model.logits(x[0]), ignored).item()
     final = {n: mapping[n].detach().numpy().reshape(shapes[n]).astype(np.float32)
              for n in trainable}
-    return np.array(losses, dtype=np.float32), final, probe.astype(np.float32)
+    return (np.array(losses, dtype=np.float32), final, probe.astype(np.float32),
+            np.float32(ignore_loss))
 
 
 def save_npz(path, **arrays):
@@ -268,12 +275,12 @@ def make_model(key):
                 kw["trainable_names"] = fr["trainable"]
             else:
                 kw["trainable_modules"] = fr["torch_trainable"]
-        losses, final, probe = train_case(key, cls, data, cfg, **kw)
+        losses, final, probe, ignore_loss = train_case(key, cls, data, cfg, **kw)
         config = dict(cfg, trainable=list(final), model=name, steps=STEPS, batch=BATCH,
                       x_scale=X_SCALE)
         arrays = {"w/" + n: a for n, a in final.items()}
         save_npz(os.path.join(d, case + ".npz"), config=np.array(json.dumps(config, sort_keys=True)),
-                 losses=losses, probe=probe, **arrays)
+                 losses=losses, probe=probe, ignore_loss=ignore_loss, **arrays)
         print("%-18s %-9s loss %.4f -> %.4f  trainable %s" %
               (key + "_" + case, cfg["optimizer"], losses[0], losses[-1],
                ", ".join(final)))

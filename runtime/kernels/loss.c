@@ -13,7 +13,9 @@
  * Reduction is PyTorch's reduction='mean': the sum over the rows whose
  * label is valid, divided by their number. A label outside [0, classes) is
  * ignored (as PyTorch's ignore_index): it is never used as an index, its
- * row adds nothing to the loss and gets a zero gradient. With no valid
+ * row adds nothing to the loss and gets a zero gradient. (The generated
+ * train step lets only -100, PyTorch's default ignore_index, through and
+ * refuses any other such label before it calls this.) With no valid
  * label at all the loss is 0 and every gradient 0 (PyTorch gives NaN).
  *
  * Deliberately not here: label smoothing, class weights, and reductions

@@ -79,6 +79,8 @@ def main(argv):
     o.append("static const int32_t case_labels[%d] = {\n%s\n};" % (labels.size, wrap(c_ints(labels))))
     o.append("/* PyTorch's loss before each update */")
     o.append("static const float case_losses[%d] = {\n%s\n};" % (steps, wrap(c_floats(golden["losses"]))))
+    o.append("/* PyTorch's loss on batch 0 after training, its first label -100 */")
+    o.append("#define CASE_IGNORE_LOSS %s" % c_float(float(golden["ignore_loss"])))
     o.append("/* PyTorch's graph output 0 on batch 0 after training */")
     o.append("static const float case_probe[%d] = {\n%s\n};" % (probe.size, wrap(c_floats(probe))))
     names = cfg["trainable"]

@@ -20,10 +20,14 @@
  *     after training a step made non-finite by a huge learning rate,
  *     return NET_TRAIN_NONFINITE and leave every weight and optimizer
  *     state bit-identical; the other steps must still match PyTorch
- *     (a refused step does not advance Adam's step count).
+ *     (a refused step does not advance Adam's step count); after
+ *     training, labels out of range return NET_TRAIN_BADLABEL, also
+ *     bit-identical, and a first label of -100 (ignored) gives the loss
+ *     PyTorch's cross_entropy gives on the rest of batch 0.
  * It prints the largest errors measured and exits 0 on PASS, 1 on FAIL.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -169,6 +173,43 @@ static void huge_lr_steps(net_train_config cfg)
     printf("  lr 1e30: next step NET_TRAIN_NONFINITE (loss %g), weights unchanged\n", (double)l);
   }
 }
+
+// Labels out of range are refused before anything runs; -100 is PyTorch's
+// default ignore_index: that sample does not count in the mean loss.
+static void label_steps(const net_train_config *cfg)
+{
+  static const int32_t bad[] = {CASE_CLASSES, -1, -101, INT32_MIN};
+  int32_t labels[CASE_BATCH];
+  float l = 0.0f;
+  load_batch(0);
+  const float *in[1] = {x};
+  take_snapshot();
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    memcpy(labels, case_labels, sizeof labels);
+    labels[CASE_BATCH - 1] = bad[i];
+    int rc = net_train_step(cfg, in, labels, &l);
+    if (rc != NET_TRAIN_BADLABEL || !unchanged()) {
+      printf("  FAIL label %ld: returned %d (expected NET_TRAIN_BADLABEL), weights %s\n",
+             (long)bad[i], rc, unchanged() ? "unchanged" : "changed");
+      failures++;
+      return;
+    }
+  }
+  printf("  labels %d, -1, -101, INT32_MIN: NET_TRAIN_BADLABEL, weights unchanged\n",
+         CASE_CLASSES);
+  memcpy(labels, case_labels, sizeof labels);
+  labels[0] = -100;
+  int rc = net_train_step(cfg, in, labels, &l);
+  double rel = fabs((double)l - CASE_IGNORE_LOSS) / fabs((double)CASE_IGNORE_LOSS);
+  if (rc != NET_TRAIN_OK || !(rel <= LOSS_RTOL)) {
+    printf("  FAIL first label -100: returned %d, loss %.7g, PyTorch %.7g (rel %.2e)\n", rc,
+           (double)l, (double)CASE_IGNORE_LOSS, rel);
+    failures++;
+  } else {
+    printf("  first label -100: loss %.7g, PyTorch %.7g (rel %.2e)\n", (double)l,
+           (double)CASE_IGNORE_LOSS, rel);
+  }
+}
 #endif
 
 // Largest error of got against want, elementwise as numpy.allclose does.
@@ -287,6 +328,7 @@ int main(void)
   }
 
 #ifdef CASE_MODE_NONFINITE
+  label_steps(&cfg);
   huge_lr_steps(cfg);
 #endif
   printf("  loss: max relative error %.2e (step %d), tolerance %g\n", loss_err, loss_worst,
