@@ -16,11 +16,13 @@
 
 #include <math.h>
 
-// One allocation, so the node frees it with free().
+// One allocation, so the node frees it with free(). The folded scale and
+// shift are constants of the graph, so that the forward and the backward
+// read the same arrays and the weight bytes count them.
 typedef struct {
   int channels;
-  float *scale, *shift; // (channels), pointing into data
-  float data[];
+  Tensor *scale_t, *shift_t; // (channels)
+  float *scale, *shift;      // their data
 } BatchNormParams;
 
 static int batchnorm_check(Diag *d, Graph *g, Node *n)
@@ -63,11 +65,16 @@ static int batchnorm_check(Diag *d, Graph *g, Node *n)
     CHECK(d, n, tensor_count(n->inputs[k]) == c && is_float_type(n->inputs[k]->dtype),
           "input '%s' (%s) must hold %d floats, one per channel", n->inputs[k]->name, names[k], c);
   }
-  BatchNormParams *p = xcalloc(1, sizeof *p + 2 * (size_t)c * sizeof(float));
+  BatchNormParams *p = xcalloc(1, sizeof *p);
   n->params = p;
   p->channels = c;
-  p->scale = p->data;
-  p->shift = p->data + c;
+  int64_t channels = c;
+  p->scale_t = new_const_like(g, n->inputs[1], "bn_scale", 1, &channels);
+  p->shift_t = new_const_like(g, n->inputs[2], "bn_shift", 1, &channels);
+  p->scale = p->scale_t->data;
+  p->shift = p->shift_t->data;
+  node_set_input(n, 5, p->scale_t); // inputs past ONNX's 5, read by the emitted code
+  node_set_input(n, 6, p->shift_t);
   for (int i = 0; i < c; i++) {
     float s = const_float(n->inputs[1], i) / sqrtf(const_float(n->inputs[4], i) + eps);
     p->scale[i] = s;
@@ -99,26 +106,13 @@ static int64_t spatial_size(const Tensor *x)
   return size;
 }
 
-static void emit_scale_shift(Emitter *e, const BatchNormParams *p)
-{
-  char lit[32];
-  emitf(e, "  {\n    static const float scale[%d] = {", p->channels);
-  for (int i = 0; i < p->channels; i++)
-    emitf(e, "%s%s", i ? ", " : "", emit_float_literal(p->scale[i], lit));
-  emitf(e, "};\n    static const float shift[%d] = {", p->channels);
-  for (int i = 0; i < p->channels; i++)
-    emitf(e, "%s%s", i ? ", " : "", emit_float_literal(p->shift[i], lit));
-  emitf(e, "};\n");
-}
-
 static void batchnorm_emit(Emitter *e, const Node *n)
 {
   const BatchNormParams *p = n->params;
   const Tensor *x = n->inputs[0];
-  emit_scale_shift(e, p);
-  emitf(e, "    nn_channel_affine_forward(%s, %s, scale, shift, %lld, %d, %lld);\n  }\n",
-        emit_ref(n->outputs[0]), emit_ref(x), (long long)x->dims[0], p->channels,
-        (long long)spatial_size(x));
+  emitf(e, "  nn_channel_affine_forward(%s, %s, %s, %s, %lld, %d, %lld);\n",
+        emit_ref(n->outputs[0]), emit_ref(x), emit_ref(p->scale_t), emit_ref(p->shift_t),
+        (long long)x->dims[0], p->channels, (long long)spatial_size(x));
 }
 
 // Frozen statistics: y = x * scale + shift, so dx += dy * scale.
@@ -128,9 +122,8 @@ static void batchnorm_backward(Emitter *e, const Node *n)
   const Tensor *x = n->inputs[0];
   if (!x->grad)
     return;
-  emit_scale_shift(e, p);
-  emitf(e, "    (void)shift;\n    nn_channel_affine_backward(%s, %s, scale, %lld, %d, %lld);\n  }\n",
-        emit_grad(x), emit_grad(n->outputs[0]), (long long)x->dims[0], p->channels,
+  emitf(e, "  nn_channel_affine_backward(%s, %s, %s, %lld, %d, %lld);\n", emit_grad(x),
+        emit_grad(n->outputs[0]), emit_ref(p->scale_t), (long long)x->dims[0], p->channels,
         (long long)spatial_size(x));
 }
 

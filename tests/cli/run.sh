@@ -85,5 +85,35 @@ if $ONNXCC compile models/lenet5_op13.onnx --name lenet -o "$tmp/lenet.c" &&
 else
   fail=$((fail + 1)); echo "FAIL: two models in one program"
 fi
+# The header's byte counts are what the file declares: NAME_WEIGHT_BYTES (and
+# for training NAME_FROZEN_WEIGHT_BYTES) the static const float arrays,
+# NAME_TRAINABLE_WEIGHT_BYTES the static (writable) ones. train_cnn_bn keeps
+# its BatchNormalization unfolded, whose folded scale and shift count too.
+array_bytes() { # FILE.c REGEX: 4 x the summed lengths of the arrays it declares
+  awk -v re="$2" '$0 ~ re {
+    n = $0; sub(/^[^[]*\[/, "", n); sub(/\].*/, "", n); sum += 4 * n } END { print sum + 0 }' "$1"
+}
+CONST_ARRAYS='^ *static const float [A-Za-z_][A-Za-z_0-9]*\[[0-9]+\]' # at file or block scope
+PARAM_ARRAYS='^static float w_[A-Za-z_0-9]*\[[0-9]+\]'              # trainable weights
+header_bytes() { # FILE.h MACRO
+  awk -v m="$2" '$1 == "#define" && $2 == m { print $3 }' "$1"
+}
+check_bytes() { # WHAT DECLARED COUNTED
+  if [ -n "$2" ] && [ "$2" = "$3" ]; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAIL: $1: header says '$2' bytes, the file declares $3"; fi
+}
+for m in lenet5_op13 activations_op13 train_cnn_bn; do
+  $ONNXCC compile models/$m.onnx --name net -o "$tmp/bytes.c" > /dev/null 2>&1
+  check_bytes "$m NET_WEIGHT_BYTES" "$(header_bytes "$tmp/bytes.h" NET_WEIGHT_BYTES)" \
+    "$(array_bytes "$tmp/bytes.c" "$CONST_ARRAYS")"
+done
+for m in train_cnn_bn train_lenet; do
+  $ONNXCC compile models/$m.onnx --train --batch 8 --name net -o "$tmp/bytes.c" > /dev/null 2>&1
+  check_bytes "$m --train NET_FROZEN_WEIGHT_BYTES" \
+    "$(header_bytes "$tmp/bytes.h" NET_FROZEN_WEIGHT_BYTES)" "$(array_bytes "$tmp/bytes.c" "$CONST_ARRAYS")"
+  check_bytes "$m --train NET_TRAINABLE_WEIGHT_BYTES" \
+    "$(header_bytes "$tmp/bytes.h" NET_TRAINABLE_WEIGHT_BYTES)" "$(array_bytes "$tmp/bytes.c" "$PARAM_ARRAYS")"
+done
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
