@@ -16,7 +16,8 @@
  * rows or NR columns), other activations and unpack callbacks go through
  * a tile buffer on the stack, on zero-padded panels, and only the store is
  * cut to size; a last panel of at most half the tile's columns computes
- * only that half. The micro-kernel prefetches the next lines of its A
+ * only that half, and up to a quarter of them (alone, or past that half)
+ * are dot products. The micro-kernel prefetches the next lines of its A
  * rows, and the packing the rows of B a few panels ahead: big layers
  * stream both from memory along more streams than the hardware
  * prefetchers follow.
@@ -178,22 +179,26 @@ static void micro_kernel_narrow(float *restrict tile, const float *const a[NN_MR
   multiply_tile(tile, NN_NR, 0, NULL, 0, 0.0f, 0.0f, a, bp, NULL, kc, NN_MR, HALF);
 }
 
-// Columns NARROW .. NARROW + count - 1 of tile(MR, NR) = A * B by dot
-// products with cols[c] (that column of the packed panel, gathered once
-// per panel by gather_tail()): for a last panel only TAIL columns wider
-// than NARROW (49 pixels of a 7x7 plane are a whole panel, 16 columns and
-// 1), where the full micro-kernel would compute 32 columns for 17.
-enum { TAIL = 2 };
+// Columns c0 .. c0 + count - 1 of tile(MR, NR) = A * B by dot products
+// with cols[c] (that column of the packed panel, gathered once per panel by
+// gather_tail()), for a last panel of at most TAIL columns (a 14x14
+// plane's 196 pixels are 6 panels and 4), or of at most TAIL columns more
+// than NARROW (a 7x7 plane's 49: a whole panel, 16 columns and 1), where
+// the micro-kernels would compute 16 or 32 columns for a few. A column
+// costs as many multiply-adds as in the micro-kernel, plus its gathering
+// and a sum across lanes per row.
+enum { TAIL = NN_NR / 4 > 0 ? NN_NR / 4 : 1 };
 
-static void gather_tail(float cols[TAIL][NN_KC], const float *restrict bp, int kc, int count)
+static void gather_tail(float cols[TAIL][NN_KC], const float *restrict bp, int kc, int c0,
+                        int count)
 {
   for (int c = 0; c < count; c++)
     NN_UNROLL8 for (int p = 0; p < kc; p++)
-      cols[c][p] = bp[p * NN_NR + NARROW + c];
+      cols[c][p] = bp[p * NN_NR + c0 + c];
 }
 
 static void tail_columns(float *restrict tile, const float *const a[NN_MR],
-                         float cols[TAIL][NN_KC], int kc, int count)
+                         float cols[TAIL][NN_KC], int kc, int c0, int count)
 {
   for (int c = 0; c < count; c++) {
     const float *col = cols[c];
@@ -211,7 +216,7 @@ static void tail_columns(float *restrict tile, const float *const a[NN_MR],
       float sum = vsum(part[r]);
       for (int q = p; q < kc; q++)
         sum += a[r][q] * col[q];
-      tile[r * NN_NR + NARROW + c] = sum;
+      tile[r * NN_NR + c0 + c] = sum;
     }
   }
 }
@@ -379,9 +384,15 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
     int in_place = bs->row_off != NULL && nr == NN_NR;
     if (!in_place)
       bs->pack(bp, bs->src, k0, kc, j0, nr);
-    int tail = !in_place && nr > NARROW && nr <= NARROW + TAIL ? nr - NARROW : 0;
+    // Columns by dot products (see tail_columns): all of a panel of at
+    // most TAIL, or the few past NARROW.
+    int tail0 = 0, tail = 0;
+    if (!in_place && nr <= TAIL)
+      tail = nr;
+    else if (!in_place && nr > NARROW && nr <= NARROW + TAIL)
+      tail0 = NARROW, tail = nr - NARROW;
     if (tail > 0)
-      gather_tail(tail_cols, bp, kc, tail);
+      gather_tail(tail_cols, bp, kc, tail0, tail);
     for (int s = 0; s < mc; s += NN_MR) {
       int mr = mc - s < NN_MR ? mc - s : NN_MR;
       const float *rows[NN_MR];
@@ -405,11 +416,13 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
         micro_kernel_short_in_place(tile, rows, bs->b + j0, bs->row_off + k0, kc);
       else if (in_place)
         micro_kernel_in_place(tile, rows, bs->b + j0, bs->row_off + k0, kc);
+      else if (tail > 0 && tail0 == 0)
+        tail_columns(tile, rows, tail_cols, kc, 0, tail);
       else if (nr <= NARROW)
         micro_kernel_narrow(tile, rows, bp, kc);
       else if (tail > 0) {
         micro_kernel_narrow(tile, rows, bp, kc);
-        tail_columns(tile, rows, tail_cols, kc, tail);
+        tail_columns(tile, rows, tail_cols, kc, NARROW, tail);
       } else if (mr <= SHORT)
         micro_kernel_short(tile, rows, bp, kc);
       else
