@@ -16,6 +16,9 @@
  *   dX(K, N)    = w^T * dy(mg, N)   (nn_scatter_col2im adds each tile of dX
  *                                    into the dx positions it came from;
  *                                    add_dx_wide over wide rows)
+ * except that dx of a stride-1 convolution with one group is the forward
+ * convolution of dy by the kernel turned half a turn (transposed_params()),
+ * through the forward's paths, accumulating into dx.
  * Depthwise convolutions (one input channel per group, more than one group),
  * where the product degenerates to K = kh*kw per group, go to depthwise.c; a
  * single-channel input with one group (a first layer on grey images) is one
@@ -258,7 +261,7 @@ static void conv_wide(float *y, const float *x, const float *w, const nn_gemm_ep
 {
   int mg = p->m / p->group, k = p->c / p->group * p->kh * p->kw, plane = p->oh * p->ow;
 #if NN_CONV_LANES
-  if (nn_conv_lanes_fits(p)) {
+  if (!ep->accumulate && nn_conv_lanes_fits(p)) {
     nn_conv_lanes(y, x, w, ep->bias, p);
     nn_act_forward(y, y, mg * plane, ep->act, ep->act_alpha, ep->act_beta);
     return;
@@ -266,8 +269,9 @@ static void conv_wide(float *y, const float *x, const float *w, const nn_gemm_ep
 #endif
   nn_conv_image im = {x, NULL, p};
   wide_output out = {y, p};
-  for (int o = 0; o < mg; o++)
-    nn_fill(y + (ptrdiff_t)o * plane, ep->bias != NULL ? ep->bias[o] : 0.0f, plane);
+  if (!ep->accumulate)
+    for (int o = 0; o < mg; o++)
+      nn_fill(y + (ptrdiff_t)o * plane, ep->bias != NULL ? ep->bias[o] : 0.0f, plane);
   if (mg <= NN_MR && k <= WIDE_ROWS) { // one strip of rows: read X in place, x + offset[k]
     int taps = p->kh * p->kw, offset[WIDE_ROWS];
     for (int r = 0; r < k; r++) {
@@ -292,18 +296,12 @@ static NN_NOINLINE void conv_padded(float *y, const float *x, const float *w,
   conv_wide(y, xp, w, ep, q);
 }
 
-void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
-                     const float *b, const nn_conv_params *p)
+// The forward of p (not depthwise) into y, which starts from b or, with
+// accumulate, keeps its old value (b NULL, no activation).
+static void conv_products(float *y, const float *x, const float *w, const float *b,
+                          const nn_conv_params *p, int accumulate)
 {
   int cg = p->c / p->group, mg = p->m / p->group;
-  if (cg == 1 && p->group > 1) {
-    nn_depthwise_forward(y, x, w, b, p);
-    return;
-  }
-#if defined(NN_CONV_DIRECT)
-  nn_conv_direct_forward(y, x, w, b, p);
-  return;
-#endif
   int k = cg * p->kh * p->kw;
   int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
   for (int img = 0; img < p->n; img++) {
@@ -312,7 +310,8 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
       const float *xg = x + ((ptrdiff_t)img * p->c + (ptrdiff_t)g * cg) * in_plane;
       const float *wg = w + (ptrdiff_t)g * mg * k;
       nn_conv_image im = {xg, NULL, p};
-      nn_gemm_epilogue ep = {b != NULL ? b + g * mg : NULL, p->act, p->act_alpha, p->act_beta};
+      nn_gemm_epilogue ep = {b != NULL ? b + g * mg : NULL, p->act, p->act_alpha, p->act_beta,
+                             accumulate};
       nn_conv_params q;
       if (is_pointwise(p)) {
         nn_strided xs = {xg, in_plane, 1};
@@ -328,6 +327,71 @@ void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
       }
     }
   }
+}
+
+void nn_conv_forward(float *restrict y, const float *restrict x, const float *w,
+                     const float *b, const nn_conv_params *p)
+{
+  if (p->c / p->group == 1 && p->group > 1) {
+    nn_depthwise_forward(y, x, w, b, p);
+    return;
+  }
+#if defined(NN_CONV_DIRECT)
+  nn_conv_direct_forward(y, x, w, b, p);
+  return;
+#endif
+  conv_products(y, x, w, b, p, 0);
+}
+
+// dx of a stride-1 convolution with one group is itself a convolution:
+//   dx[c](i, j) += sum over o, u, v of dy[o](i + pad_t - u*dil_h,
+//                                            j + pad_l - v*dil_w) * w[o][c](u, v)
+// that is, dy (m channels) convolved with the kernel turned half a turn
+// and its channels swapped, wf[c][o](u, v) = w[o][c](kh-1-u, kw-1-v), at
+// the same dilation, padded by (kh-1)*dil_h - pad_t above (and so on): one
+// product with m*kh*kw terms per dx entry, instead of one with m terms
+// whose every entry is scattered (col2im). *q becomes that convolution;
+// returns 0 when it does not apply (strides, groups, a pad wider than the
+// kernel's reach, or weights past NN_CONV_FLIP_FLOATS).
+#ifndef NN_CONV_FLIP_FLOATS
+#define NN_CONV_FLIP_FLOATS 8192 // the turned weights, on the stack (32 KB)
+#endif
+
+static int transposed_params(nn_conv_params *q, const nn_conv_params *p)
+{
+  if (p->stride_h != 1 || p->stride_w != 1 || p->group != 1 ||
+      (long)p->m * p->c * p->kh * p->kw > NN_CONV_FLIP_FLOATS)
+    return 0;
+  int reach_h = (p->kh - 1) * p->dil_h, reach_w = (p->kw - 1) * p->dil_w;
+  int pad_b = p->oh - 1 + reach_h + 1 - p->h - p->pad_t; // rows the forward read below x
+  int pad_r = p->ow - 1 + reach_w + 1 - p->w - p->pad_l;
+  if (p->pad_t > reach_h || p->pad_l > reach_w || pad_b > reach_h || pad_r > reach_w)
+    return 0;
+  *q = *p;
+  q->c = p->m;
+  q->h = p->oh;
+  q->w = p->ow;
+  q->m = p->c;
+  q->oh = p->h;
+  q->ow = p->w;
+  q->pad_t = reach_h - p->pad_t;
+  q->pad_l = reach_w - p->pad_l;
+  q->act = NN_ACT_NONE;
+  return 1;
+}
+
+// dx += the convolution of dy by the turned weights (q from transposed_params).
+static NN_NOINLINE void dx_transposed(float *dx, const float *dy, const float *w,
+                                      const nn_conv_params *p, const nn_conv_params *q)
+{
+  float wf[NN_CONV_FLIP_FLOATS > 0 ? NN_CONV_FLIP_FLOATS : 1];
+  int taps = p->kh * p->kw;
+  for (int o = 0; o < p->m; o++)
+    for (int c = 0; c < p->c; c++)
+      for (int t = 0; t < taps; t++)
+        wf[((ptrdiff_t)c * p->m + o) * taps + taps - 1 - t] =
+            w[((ptrdiff_t)o * p->c + c) * taps + t];
+  conv_products(dx, dy, wf, NULL, q, 1);
 }
 
 // dY^T over wide pixels: bp[q*NN_NR + c] = dY(j0 + c, J = k0 + q), 0 for
@@ -441,6 +505,11 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
   nn_conv_direct_backward(dx, dw, dy, x, w, p);
   return;
 #endif
+  nn_conv_params t;
+  if (dx != NULL && transposed_params(&t, p)) {
+    dx_transposed(dx, dy, w, p, &t);
+    dx = NULL; // done: what follows computes dw only
+  }
   int k = cg * p->kh * p->kw;
   int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
   for (int img = 0; img < p->n; img++) {

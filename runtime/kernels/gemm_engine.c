@@ -16,7 +16,7 @@
  * rows or NR columns), other activations and unpack callbacks go through
  * a tile buffer on the stack, on zero-padded panels, and only the store is
  * cut to size; a last panel of at most half the tile's columns computes
- * only that half, and up to a quarter of them (alone, or past that half)
+ * only that half, and up to an eighth of them (alone, or past that half)
  * are dot products. The micro-kernel prefetches the next lines of its A
  * rows, and the packing the rows of B a few panels ahead: big layers
  * stream both from memory along more streams than the hardware
@@ -187,7 +187,7 @@ static void micro_kernel_narrow(float *restrict tile, const float *const a[NN_MR
 // the micro-kernels would compute 16 or 32 columns for a few. A column
 // costs as many multiply-adds as in the micro-kernel, plus its gathering
 // and a sum across lanes per row.
-enum { TAIL = NN_NR / 4 > 0 ? NN_NR / 4 : 1 };
+enum { TAIL = NN_NR / 8 > 0 ? NN_NR / 8 : 1 };
 
 static void gather_tail(float cols[TAIL][NN_KC], const float *restrict bp, int kc, int c0,
                         int count)
@@ -393,6 +393,8 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
       tail0 = NARROW, tail = nr - NARROW;
     if (tail > 0)
       gather_tail(tail_cols, bp, kc, tail0, tail);
+    // The first panel of products replaces y by the bias, unless y accumulates.
+    int fresh = k0 == 0 && (ep == NULL || !ep->accumulate);
     for (int s = 0; s < mc; s += NN_MR) {
       int mr = mc - s < NN_MR ? mc - s : NN_MR;
       const float *rows[NN_MR];
@@ -403,7 +405,7 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
       if (direct && mr == NN_MR && nr == NN_NR) {
         // A whole tile of a dense y: accumulated and finished in registers.
         float *yt = (float *)y + (ptrdiff_t)(i0 + s) * ldy + j0;
-        int first = ep != NULL && k0 == 0, last = ep != NULL && k0 + kc == k;
+        int first = ep != NULL && fresh, last = ep != NULL && k0 + kc == k;
         const float *bias = first && ep->bias != NULL ? ep->bias + i0 + s : NULL;
         if (in_place)
           micro_kernel_y_in_place(yt, ldy, !first, bias, last, lo, hi, rows, bs->b + j0,
@@ -434,7 +436,7 @@ static NN_ALWAYS_INLINE void multiply_block(void *y, int ldy, nn_unpack_fn *unpa
         unpack(y, tile, i0 + s, mr, j0, nr);
       } else {
         add_tile((float *)y + (ptrdiff_t)(i0 + s) * ldy + j0, ldy, tile, mr, nr, alpha, ep,
-                 i0 + s, k0 == 0, k0 + kc == k);
+                 i0 + s, fresh, k0 + kc == k);
       }
     }
   }
@@ -492,6 +494,8 @@ void nn_gemm_engine(void *y, int ldy, nn_unpack_fn *unpack, const float *a, int 
 void nn_gemm_engine_into(float *y, int ldy, const nn_gemm_epilogue *ep, const float *a,
                          int a_rs, nn_pack_fn *pack_b, const void *b_src, int m, int n, int k)
 {
+  if (k == 0 && ep->accumulate)
+    return;
   if (k == 0) { // no products: y is the bias alone
     for (int i = 0; i < m; i++)
       nn_fill(y + (ptrdiff_t)i * ldy, ep->bias != NULL ? ep->bias[i] : 0.0f, n);

@@ -96,10 +96,13 @@ void nn_gemm_engine(void *y, int ldy, nn_unpack_fn *unpack, const float *a, int 
 // read, and act is applied to each tile once it is final, while it is
 // still in cache. Saves the separate passes over y of a bias fill and an
 // activation.
+// With accumulate, y keeps its old value instead and the products are
+// added to it (bias must then be NULL; act sees the sum).
 typedef struct {
   const float *bias;
   nn_act act;
   float act_alpha, act_beta;
+  int accumulate;
 } nn_gemm_epilogue;
 
 // y(m, n) = act(bias + A(m, k) * B(k, n)) with A(i, p) = a[i*a_rs + p], y
