@@ -253,15 +253,18 @@ static inline void backward_row(float *da, int ga, float *db, int gb, const floa
       }
     break;
   case NN_PRELU:
+    // Every operand loaded whatever the sign, so that the loops become
+    // selects without a branch (the signs of x are as good as random) and
+    // vectorise.
     if (da != NULL)
       for (i = 0; i < n; i++) {
-        float av = a[(ptrdiff_t)i * sa];
-        da[(ptrdiff_t)i * ga] += av > 0.0f ? dy[i] : dy[i] * b[(ptrdiff_t)i * sb];
+        float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];
+        da[(ptrdiff_t)i * ga] += av > 0.0f ? dy[i] : dy[i] * bv;
       }
     if (db != NULL)
       for (i = 0; i < n; i++) {
         float av = a[(ptrdiff_t)i * sa];
-        db[(ptrdiff_t)i * gb] += av > 0.0f ? 0.0f : dy[i] * av;
+        db[(ptrdiff_t)i * gb] += dy[i] * (av > 0.0f ? 0.0f : av);
       }
     break;
   }
