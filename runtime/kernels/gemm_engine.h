@@ -13,10 +13,11 @@
  * Tile sizes come from the target: the micro-kernel of gemm_engine.c keeps
  * an NN_MR x NN_NR block of y in vector registers. Packing buffers live on
  * the stack while the engine runs: NN_KC * NN_NR + NN_MR * NN_NR floats
- * (33 KB on AVX-512), and NN_PACK_MC * NN_KC more when A must be copied
- * (a transposed A: some backward products). Small targets lower them:
- * Cortex-M builds take -DNN_GEMM_KC=64 -DNN_GEMM_NR=8 -DNN_GEMM_PACK_MC=8
- * (2.2 KB, and 2 KB more for a copied A).
+ * and a few columns of NN_KC (42 KB on AVX-512), and NN_PACK_MC * NN_KC
+ * more when A must be copied (a transposed A: some backward products).
+ * Small targets lower them: Cortex-M builds take -DNN_GEMM_KC=64
+ * -DNN_GEMM_NR=8 -DNN_GEMM_PACK_MC=8 (2.5 KB, and 2 KB more for a copied
+ * A).
  */
 #ifndef NN_GEMM_ENGINE_H
 #define NN_GEMM_ENGINE_H
@@ -50,8 +51,11 @@
 #define NN_NR NN_GEMM_NR
 #endif
 
+// Products summed per packed panel: 288 = 32 input channels of a 3x3
+// kernel, so that a 3x3 convolution's blocks hold whole channels (its 576,
+// 1152, ... products split evenly, with no short last block).
 #ifndef NN_GEMM_KC
-#define NN_GEMM_KC 256 // products summed per packed panel
+#define NN_GEMM_KC 288
 #endif
 // Rows of A per pass over B: each packed panel of B serves this many rows
 // before the next is packed (a 3x3 convolution's panel is a gather), while
