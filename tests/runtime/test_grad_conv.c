@@ -5,9 +5,13 @@
  * (grad_check.h: eps 1e-3, |error| <= 1e-3 + 1e-2 * |numeric|) for: 3x3
  * same padding with bias, stride 2 with asymmetric padding, dilation 2,
  * stride 3 with a 2x2 kernel (some inputs never read), groups, depthwise,
- * 1-D, no bias, and the 1x1 fast path with and without groups. Also:
- * NULL gradients skip their work (frozen weights; an input that needs no
- * gradient, with x then not read).
+ * 1-D, no bias, and the 1x1 fast path with and without groups. Stride-1
+ * convolutions with one group compute dx as the forward convolution of dy
+ * by the turned kernel (accumulating, past the channels-across-lanes path
+ * that cannot); the others scatter it (col2im). Also: NULL gradients skip
+ * their work (frozen weights; an input that needs no gradient, with x then
+ * not read), and larger shapes against a reference, gradients pre-filled
+ * so that they must accumulate.
  */
 #include "nn.h"
 #include "grad_check.h"
