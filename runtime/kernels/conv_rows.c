@@ -1,16 +1,17 @@
 /*
- * conv_rows.c - convolutions of few input channels, one output row at a
- * time. See conv_rows.h.
+ * conv_rows.c - convolutions of few input channels, by bands of output
+ * rows. See conv_rows.h.
  *
  * Key idea: a first layer (3 channels, 7x7 at stride 2 in ResNet) has few
- * rows of X per kernel tap, so gathering im2col panels (conv.c) is mostly
+ * rows of X per kernel tap, so gathering im2col panels (im2col.c) is mostly
  * working out, per panel and tap, which pieces of x to copy. Instead, the
- * few input rows one output row reads are copied once into a small buffer,
- * zero-padded and, at stride 2, split into even and odd columns. Then row
- * k = (c, u, v) of X for that output row is a contiguous run of the buffer:
- *   X(k, j) = buf[off[k] + j],  j < ow,
- * and the packed engine's panels are contiguous copies from there
- * (pack_buffer_rows), with the bias and activation fused as usual.
+ * input rows that a band of output rows reads are copied once into a small
+ * buffer, zero-padded and, at stride 2, split into even and odd columns.
+ * Then row k = (c, u, v) of X for output row r of the band is a contiguous
+ * run of the buffer:
+ *   X(k, (r, j)) = buf[off[k] + r*row_step + j],  j < ow,
+ * and the packed engine's panels are copies of one or two such runs
+ * (pack_band), with the bias and activation fused as usual.
  *
  * With e = v*dil_w - pad_l, output column j reads input column s*j + e;
  * writing e = s*q + f (0 <= f < s), that is column s*(j + q) + f: entry

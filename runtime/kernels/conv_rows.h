@@ -1,7 +1,7 @@
 /*
  * conv_rows.h - convolutions of few input channels (a first layer on an RGB
- * image), one output row at a time over a zero-padded, stride-split copy of
- * the input rows that row reads (internal to the runtime, not installed).
+ * image), by bands of output rows over a zero-padded, stride-split copy of
+ * the input rows a band reads (internal to the runtime, not installed).
  * conv.c asks nn_conv_rows_fits() first.
  */
 #ifndef NN_CONV_ROWS_H
@@ -9,7 +9,7 @@
 
 #include "gemm_engine.h"
 
-// Floats of stack for one output row's copy of its input rows (32 KB).
+// Floats of stack for a band's copy of its input rows (32 KB).
 #ifndef NN_CONV_ROWS_FLOATS
 #define NN_CONV_ROWS_FLOATS 8192
 #endif

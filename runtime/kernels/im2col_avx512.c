@@ -17,7 +17,7 @@
  * pointer ever points outside x.
  *
  * Deliberately not here: strides above 2 and other vector widths, which
- * conv.c packs with plain loops.
+ * im2col.c packs with plain loops.
  */
 #include "im2col_avx512.h"
 

@@ -2,8 +2,8 @@
  * im2col_avx512.h - the rows of an im2col panel gathered with AVX-512 masked
  * loads (internal to the runtime, not installed). Built only when the
  * runtime is compiled for AVX-512 with the engine's 32-column panels
- * (NN_IM2COL_AVX512 is then 1); conv.c's pack_im2col() uses it for strides
- * 1 and 2 and its own loops otherwise.
+ * (NN_IM2COL_AVX512 is then 1); im2col.c's nn_pack_im2col() uses it for
+ * strides 1 and 2 and its own loops otherwise, conv_rows.c for its bands.
  */
 #ifndef NN_IM2COL_AVX512_H
 #define NN_IM2COL_AVX512_H
