@@ -39,6 +39,7 @@
  * compiler turns them into pad_t/pad_l and oh/ow).
  */
 #include "conv_direct.h"
+#include "conv_dw.h"
 #include "conv_lanes.h"
 #include "conv_rows.h"
 #include "depthwise.h"
@@ -471,7 +472,12 @@ static NN_NOINLINE void conv_backward_padded(float *dx, float *dw, const float *
   int mg = q->m, k = q->c * q->kh * q->kw;
   if (dw != NULL) {
     pad_image(buf, x, p, q);
-    dw_wide(dw, dy, buf, q);
+#if NN_CONV_DW_ROWS
+    if (nn_conv_dw_rows_fits(q))
+      nn_conv_dw_rows(dw, dy, 0, buf, 0, 1, q);
+    else
+#endif
+      dw_wide(dw, dy, buf, q);
   }
   if (dx != NULL) {
     nn_fill(buf, 0.0f, q->c * q->h * q->w);
@@ -505,13 +511,22 @@ void nn_conv_backward(float *dx, float *dw, float *db, const float *dy,
   nn_conv_direct_backward(dx, dw, dy, x, w, p);
   return;
 #endif
+  int k = cg * p->kh * p->kw;
+  int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
   nn_conv_params t;
   if (dx != NULL && transposed_params(&t, p)) {
     dx_transposed(dx, dy, w, p, &t);
     dx = NULL; // done: what follows computes dw only
   }
-  int k = cg * p->kh * p->kw;
-  int in_plane = p->h * p->w, out_plane = p->oh * p->ow;
+#if NN_CONV_DW_ROWS
+  if (dw != NULL && nn_conv_dw_rows_fits(p) && !is_pointwise(p)) {
+    for (int g = 0; g < p->group; g++)
+      nn_conv_dw_rows(dw + (ptrdiff_t)g * mg * k, dy + (ptrdiff_t)g * mg * out_plane,
+                      (ptrdiff_t)p->m * out_plane, x + (ptrdiff_t)g * cg * in_plane,
+                      (ptrdiff_t)p->c * in_plane, p->n, p);
+    dw = NULL; // done, for every image
+  }
+#endif
   for (int img = 0; img < p->n; img++) {
     for (int g = 0; g < p->group; g++) {
       const float *dyg = dy + ((ptrdiff_t)img * p->m + (ptrdiff_t)g * mg) * out_plane;

@@ -8,7 +8,9 @@
  * 1-D, no bias, and the 1x1 fast path with and without groups. Stride-1
  * convolutions with one group compute dx as the forward convolution of dy
  * by the turned kernel (accumulating, past the channels-across-lanes path
- * that cannot); the others scatter it (col2im). Also: NULL gradients skip
+ * that cannot); the others scatter it (col2im). With AVX-512, dw of
+ * unpadded (or padded-copy) stride-1 convolutions is dot products along
+ * output rows over several images at once. Also: NULL gradients skip
  * their work (frozen weights; an input that needs no gradient, with x then
  * not read), and larger shapes against a reference, gradients pre-filled
  * so that they must accumulate.
@@ -176,6 +178,9 @@ static void test_conv_backward_large_shapes_match_reference(void **state)
       params(2, 12, 9, 40, 10, 3, 5, 1, 1, 1, 2, 1, 0, 0, 0, 0), // unpadded: wide rows
       params(1, 3, 9, 40, 7, 5, 5, 1, 1, 1, 1, 1, 2, 2, 1, 0),  // padded copy, asymmetric
       params(1, 24, 20, 20, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), // too big to copy
+      // Unpadded, 3 images of 26 KB of x and dy: with AVX-512, dw by dot products
+      // along rows sums one image at a time (conv_dw.c), in blocks of 6 channels.
+      params(3, 8, 20, 20, 10, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0),
   };
   for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
     const nn_conv_params *p = &cases[t];
