@@ -9,7 +9,9 @@
  * tap times the broadcast weight. The loads are masked: lanes whose input
  * column is outside [0, w) (the zero padding) or whose output column is
  * past ow read 0 and touch no memory (so a load may start before the
- * plane or run past it), so there is no padded copy and no edge code, and
+ * plane or run past it: such addresses are formed as integers, shift()
+ * below, so that no C pointer points outside x), so there is no padded
+ * copy and no edge code, and
  * a row of any width is whole chunks and one masked last chunk. Rows of
  * the padding above and below x are loads with every lane masked. The
  * activation (none, Relu, Clip) is a clip in registers before one masked
@@ -54,6 +56,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 
 #if defined(__GNUC__)
 #define NN_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -68,6 +71,13 @@
 // RV: lanes of a vector. RV_KW: most taps a kernel row (a mask each).
 // RB: vectors side by side in block_any. AHEAD, BIG: see above.
 enum { RV = 16, RV_KW = 16, RB = 4, AHEAD = 8, BIG = 128 };
+
+// p + n floats, as an address: the masked loads that use it may start
+// before x or run past it, and only their unmasked lanes are read.
+static inline const float *shift(const float *p, ptrdiff_t n)
+{
+  return (const float *)((uintptr_t)p + (uintptr_t)(n * (ptrdiff_t)sizeof(float)));
+}
 
 // The lanes [lo, hi) of a mask of up to 32 lanes, lo and hi clipped.
 static uint32_t lane_bits(int lo, int hi)
@@ -149,7 +159,7 @@ static NN_ALWAYS_INLINE void load_taps(const float *xr, const __mmask16 *a, cons
                                        __m512 *t)
 {
   if (w > 0) {
-    const float *ahead = xr + AHEAD * w;
+    const float *ahead = shift(xr, AHEAD * w);
     _mm_prefetch((const char *)ahead, _MM_HINT_T0);
     _mm_prefetch((const char *)(ahead + RV), _MM_HINT_T0);
     if (sw == 2)
@@ -158,7 +168,7 @@ static NN_ALWAYS_INLINE void load_taps(const float *xr, const __mmask16 *a, cons
   if (sw == 1) {
     NN_UNROLL
     for (int v = 0; v < kw; v++)
-      t[v] = _mm512_maskz_loadu_ps(a[v] & in, xr + v * dw);
+      t[v] = _mm512_maskz_loadu_ps(a[v] & in, shift(xr, v * dw));
     return;
   }
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
@@ -167,8 +177,8 @@ static NN_ALWAYS_INLINE void load_taps(const float *xr, const __mmask16 *a, cons
                                        3, 1);
   NN_UNROLL
   for (int v = 0; v < kw; v += 2) {
-    __m512 lo = _mm512_maskz_loadu_ps(a[v] & in, xr + v);
-    __m512 hi = _mm512_maskz_loadu_ps(b[v] & in, xr + v + RV);
+    __m512 lo = _mm512_maskz_loadu_ps(a[v] & in, shift(xr, v));
+    __m512 hi = _mm512_maskz_loadu_ps(b[v] & in, shift(xr, v + RV));
     t[v] = _mm512_permutex2var_ps(lo, even, hi);
     if (v + 1 < kw)
       t[v + 1] = _mm512_permutex2var_ps(lo, odd, hi);
@@ -200,7 +210,7 @@ static NN_ALWAYS_INLINE void next_row(const rv_fix *f, int stride, int edge, rv_
   __mmask16 in = edge ? rows_in(f->lane_row, 0xffff, s->r, f->hv) : 0xffff;
   load_taps(s->xr, f->a, f->b, in, 3, stride, f->dw, f->ahead, t);
   s->r += f->dh;
-  s->xr += f->w;
+  s->xr = shift(s->xr, f->w);
 }
 
 // The three taps t of a row times kernel row u of the 3x3 weights kv.
@@ -260,7 +270,7 @@ static NN_ALWAYS_INLINE void rolling_3x3(const rv_plane *c, rv_at at, const __m5
     }
     float *y = at.y + (ptrdiff_t)ph * g->ow + c->j0;
     __m512 t[3];
-    rv_roll s = {at.bias, at.bias, ph - g->pt, at.x + c->x0 + (ptrdiff_t)ph * g->w};
+    rv_roll s = {at.bias, at.bias, ph - g->pt, shift(at.x, c->x0 + (ptrdiff_t)ph * g->w)};
     next_row(&f, stride, 1, &s, t);
     s.a0 = _mm512_add_ps(at.bias, kernel_row(t, kv, 0));
     if (stride * rows == 1) {
@@ -313,23 +323,23 @@ static NN_ALWAYS_INLINE void block_any(const rv_plane *c, rv_at at, int i)
   const int kw = g->kw, dw = g->dw, r0 = i * g->sh - g->pt;
   const int last = r0 + (RB * c->rows - 1) * g->sh + (g->kh - 1) * g->dh; // last row read
   const int inside = r0 >= 0 && last < g->h;
-  const float *x0 = at.x + c->x0 + (ptrdiff_t)i * g->sh * w; // vector 0, kernel row 0
+  const float *x0 = shift(at.x, c->x0 + (ptrdiff_t)i * g->sh * w); // vector 0, kernel row 0
   __m512 acc[RB], odds[RB];
   NN_UNROLL
   for (int q = 0; q < RB; q++) {
     acc[q] = at.bias;
     odds[q] = _mm512_setzero_ps();
   }
-  for (int u = 0; u < g->kh; u++, x0 += us) {
+  for (int u = 0; u < g->kh; u++, x0 = shift(x0, us)) {
     const float *xr[RB];
     __mmask16 in[RB];
     NN_UNROLL
     for (int q = 0; q < RB; q++) {
-      xr[q] = x0 + q * vs;
+      xr[q] = shift(x0, q * vs);
       in[q] = inside ? 0xffff
                      : rows_in(c->lane_row, 0xffff, r0 + q * c->rows * g->sh + u * g->dh, hv);
       if (g->h * w >= BIG)
-        _mm_prefetch((const char *)(xr[q] + AHEAD * w), _MM_HINT_T0);
+        _mm_prefetch((const char *)shift(xr[q], AHEAD * w), _MM_HINT_T0);
     }
     const float *k = at.k + u * kw;
     if (g->sw == 1) {
@@ -338,8 +348,8 @@ static NN_ALWAYS_INLINE void block_any(const rv_plane *c, rv_at at, int i)
         __m512 k0 = _mm512_set1_ps(k[v]), k1 = _mm512_set1_ps(k[v + 1]);
         NN_UNROLL
         for (int q = 0; q < RB; q++) {
-          __m512 t0 = _mm512_maskz_loadu_ps(c->in_a[v] & in[q], xr[q] + v * dw);
-          __m512 t1 = _mm512_maskz_loadu_ps(c->in_a[v + 1] & in[q], xr[q] + (v + 1) * dw);
+          __m512 t0 = _mm512_maskz_loadu_ps(c->in_a[v] & in[q], shift(xr[q], v * dw));
+          __m512 t1 = _mm512_maskz_loadu_ps(c->in_a[v + 1] & in[q], shift(xr[q], (v + 1) * dw));
           acc[q] = _mm512_fmadd_ps(t0, k0, acc[q]);
           odds[q] = _mm512_fmadd_ps(t1, k1, odds[q]);
         }
@@ -348,7 +358,7 @@ static NN_ALWAYS_INLINE void block_any(const rv_plane *c, rv_at at, int i)
         __m512 k0 = _mm512_set1_ps(k[v]);
         NN_UNROLL
         for (int q = 0; q < RB; q++)
-          acc[q] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(c->in_a[v] & in[q], xr[q] + v * dw),
+          acc[q] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(c->in_a[v] & in[q], shift(xr[q], v * dw)),
                                    k0, acc[q]);
       }
       continue;
@@ -357,8 +367,8 @@ static NN_ALWAYS_INLINE void block_any(const rv_plane *c, rv_at at, int i)
       __m512 k0 = _mm512_set1_ps(k[v]), k1 = _mm512_set1_ps(v + 1 < kw ? k[v + 1] : 0.0f);
       NN_UNROLL
       for (int q = 0; q < RB; q++) {
-        __m512 lo = _mm512_maskz_loadu_ps(c->in_a[v] & in[q], xr[q] + v);
-        __m512 hi = _mm512_maskz_loadu_ps(c->in_b[v] & in[q], xr[q] + v + RV);
+        __m512 lo = _mm512_maskz_loadu_ps(c->in_a[v] & in[q], shift(xr[q], v));
+        __m512 hi = _mm512_maskz_loadu_ps(c->in_b[v] & in[q], shift(xr[q], v + RV));
         acc[q] = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, even, hi), k0, acc[q]);
         if (v + 1 < kw)
           odds[q] = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, odd, hi), k1, odds[q]);
