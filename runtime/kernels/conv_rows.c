@@ -93,7 +93,7 @@ static void fill_band(float *buf, const float *x, const nn_conv_params *p, row_l
         for (; t < t0; t++)
           dst[t] = 0.0f;
         if (t < t1) { // entries t0 .. t1-1 read columns start + s*t0 on
-          const float *src = x + ((ptrdiff_t)c * p->h + ih) * p->w + start + l.s * t0;
+          const float *src = x + (((ptrdiff_t)c * p->h + ih) * p->w + start + l.s * t0);
           float *to = dst + t0;
           int n = t1 - t0;
           if (l.s == 1)
