@@ -159,7 +159,7 @@ void nn_conv_rows(float *y, const float *x, const float *w, const nn_gemm_epilog
   int taps = p->kh * p->kw, k = p->c / p->group * taps, mg = p->m / p->group;
   row_layout l = layout_of(p);
   int band = (l.in_rows - 1 - (p->kh - 1) * p->dil_h) / p->stride_h + 1; // output rows
-  float buf[NN_CONV_ROWS_FLOATS];
+  float buf[NN_CONV_ROWS_FLOATS > 0 ? NN_CONV_ROWS_FLOATS : 1]; // 0 disables this path
   int off[MAX_K];
   for (int r = 0; r < k; r++) {
     int ci = r / taps, u = r % taps / p->kw, v = r % p->kw;
