@@ -33,7 +33,7 @@ enum {
   LANES = 16,
   TAPS = 4, // a block of dw: TAPS x OUTS accumulators
   OUTS = 4,
-  CHUNK_BYTES = 40 * 1024, // x and dy of the images summed before the lanes are
+  CHUNK_BYTES = 40 * 1024, // x and dy of the images summed before a lane sum
 };
 
 int nn_conv_dw_rows_fits(const nn_conv_params *p)

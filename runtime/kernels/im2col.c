@@ -31,12 +31,6 @@ static void run_inside(int *t0, int *t1, int iw0, int sw, int w, int len)
       *t1 = *t0;
     return;
   }
-  if (sw == 2) { // index_range without its two divisions, per tap and run
-    *t0 = iw0 < 0 ? min_int((1 - iw0) >> 1, len) : 0;
-    *t1 = w > iw0 ? min_int((w - iw0 + 1) >> 1, len) : 0;
-    *t1 = max_int(*t1, *t0);
-    return;
-  }
   index_range(t0, t1, iw0, sw, 0, w, len);
 }
 
