@@ -259,6 +259,8 @@ def classify(kernel, f):
     if kernel is None:
         return "(no call)"
     label = kernel[3:].replace("_forward", "").replace("_", " ")
+    if kernel == "nn_conv_packed_forward":  # conv_packed.c: weights packed at compile time
+        return "conv %dx%d (packed, channels across lanes)" % (f["kh"], f["kw"])
     if kernel.startswith("nn_conv_"):
         if f["c"] == f["group"] > 1:
             kind = "depthwise %dx%d" % (f["kh"], f["kw"])
@@ -303,7 +305,7 @@ def layers(src, func="run"):
         kernel = calls[0] if calls else None
         f = {k: int(v) for k, v in re.findall(r"\.(\w+) = (-?\d+)\b", block)}
         macs = 0
-        if kernel == "nn_conv_forward":
+        if kernel in ("nn_conv_forward", "nn_conv_packed_forward"):
             macs = f["n"] * f["m"] * f["oh"] * f["ow"] * (f["c"] // f["group"]) * f["kh"] * f["kw"]
         elif kernel == "nn_gemm_forward":
             macs = f["m"] * f["n"] * f["k"]

@@ -274,6 +274,9 @@ struct OpDef {
   // constant weights (BatchNormalization folding); NULL if the op cannot.
   int (*absorb_affine)(Diag *d, Graph *g, Node *n, const float *scale,
                        const float *shift, int channels);
+  // Inference only: rewrite constant weights in the order a faster kernel
+  // reads them (Conv: nn_conv_pack_weights); returns 1 if it did.
+  int (*pack_weights)(Graph *g, Node *n);
   // Multiply-accumulates per run, for `onnxcc info`; NULL counts 0.
   int64_t (*macs)(const Node *n);
   unsigned flags;
@@ -352,6 +355,7 @@ int pass_drop_identities(Diag *d, Graph *g);
 int pass_fold_batchnorm(Diag *d, Graph *g);
 int pass_matmul_add_to_gemm(Diag *d, Graph *g);
 int pass_fuse_activations(Diag *d, Graph *g);
+void pass_pack_weights(Graph *g);
 void pass_remove_dead(Graph *g);
 void graph_count_uses(Graph *g);
 

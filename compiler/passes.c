@@ -9,6 +9,7 @@
  *                            their weights and bias
  *   pass_matmul_add_to_gemm  MatMul(x, W) + b with constant W, b -> Gemm
  *   pass_fuse_activations    Conv/Gemm absorb the activation that follows
+ *   pass_pack_weights        constant weights in a faster kernel's order
  *   pass_remove_dead         nodes whose results nobody reads
  * A rewrite only fires when the intermediate tensor has exactly one reader
  * and is not a graph output, so no observable value changes.
@@ -195,6 +196,15 @@ int pass_fuse_activations(Diag *d, Graph *g)
     take_output(n, act_node);
   }
   return 0;
+}
+
+void pass_pack_weights(Graph *g)
+{
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (!n->dead && n->op && n->op->pack_weights)
+      n->op->pack_weights(g, n);
+  }
 }
 
 void pass_remove_dead(Graph *g)

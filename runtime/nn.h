@@ -167,6 +167,23 @@ typedef struct {
 void nn_conv_forward(float *y, const float *x, const float *w, const float *b,
                      const nn_conv_params *p);
 
+/*
+ * The same convolution with its weights packed by nn_conv_pack_weights():
+ * blocks of NN_CONV_PACK_WIDTH output channels, the block's weights of one
+ * tap side by side, so that a kernel can hold output channels across its
+ * vector lanes (conv_packed.c). The compiler packs constant weights of an
+ * inference build when nn_conv_packs(p) (one group, dilation 1, a kernel
+ * larger than 1x1, at least one block of outputs).
+ * w: (m, c, kh, kw)  wp: m*c*kh*kw floats, block o0 = 0, 32, ... of width
+ * min(32, m - o0) at wp + o0*c*kh*kw:
+ *   wp[o0*c*kh*kw + q*width + j] = w[(o0 + j)*c*kh*kw + q]
+ */
+#define NN_CONV_PACK_WIDTH 32
+int nn_conv_packs(const nn_conv_params *p);
+void nn_conv_pack_weights(float *wp, const float *w, const nn_conv_params *p);
+void nn_conv_packed_forward(float *y, const float *x, const float *wp, const float *b,
+                            const nn_conv_params *p);
+
 /* --------------------------------------------------------------- pooling */
 
 /*

@@ -4,12 +4,20 @@
  *
  * A 1-D convolution runs as 2-D with height 1. The activation that
  * follows is fused by pass_fuse_activations(); a BatchNormalization after
- * it folds into W and B (absorb_affine). 3-D convolution is not supported.
+ * it folds into W and B (absorb_affine); in inference builds, a constant W
+ * that nn_conv_packs() takes is rewritten in packed order for
+ * nn_conv_packed_forward (pack_weights). 3-D convolution is not supported.
  */
 #include "compiler.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+// n->params; p first, so that the op's params read as nn_conv_params.
+typedef struct {
+  nn_conv_params p;
+  int packed; // W is in nn_conv_pack_weights() order
+} ConvParams;
 
 static int conv_check(Diag *d, Graph *g, Node *n)
 {
@@ -46,8 +54,9 @@ static int conv_check(Diag *d, Graph *g, Node *n)
   Window win;
   if (window_check(d, n, x->dims + 2, rank, w->dims + 2, 0, &win) != 0)
     return -1;
-  nn_conv_params *p = xcalloc(1, sizeof *p);
-  n->params = p;
+  ConvParams *cp = xcalloc(1, sizeof *cp);
+  nn_conv_params *p = &cp->p;
+  n->params = cp;
   int s = rank == 2 ? 0 : -1; // index of the height dim in win, -1 for 1-D
   p->n = (int)x->dims[0];
   p->c = (int)x->dims[1];
@@ -85,9 +94,11 @@ static void emit_params(Emitter *e, const nn_conv_params *p)
 
 static void conv_emit(Emitter *e, const Node *n)
 {
+  const ConvParams *cp = n->params;
   const Tensor *b = node_input(n, 2);
-  emit_params(e, n->params);
-  emitf(e, "    nn_conv_forward(%s, %s, %s, %s, &p);\n  }\n", emit_ref(n->outputs[0]),
+  emit_params(e, &cp->p);
+  emitf(e, "    %s(%s, %s, %s, %s, &p);\n  }\n",
+        cp->packed ? "nn_conv_packed_forward" : "nn_conv_forward", emit_ref(n->outputs[0]),
         emit_ref(n->inputs[0]), emit_ref(n->inputs[1]), b ? emit_ref(b) : "NULL");
 }
 
@@ -143,6 +154,25 @@ static int conv_absorb(Diag *d, Graph *g, Node *n, const float *scale, const flo
   return 1;
 }
 
+// Inference only: a constant W that the packed kernels take becomes a new
+// constant in their order (the old one goes when nothing else reads it).
+static int conv_pack(Graph *g, Node *n)
+{
+  ConvParams *cp = n->params;
+  Tensor *w = n->inputs[1];
+  if (cp->packed || w->kind != T_CONST || !nn_conv_packs(&cp->p))
+    return 0;
+  Tensor *pw = new_const_like(g, w, "packed", w->rank, w->dims);
+  float *plain = xmalloc((size_t)tensor_count(w) * sizeof *plain);
+  for (int64_t i = 0; i < tensor_count(w); i++)
+    plain[i] = const_float(w, i);
+  nn_conv_pack_weights(pw->data, plain, &cp->p);
+  free(plain);
+  n->inputs[1] = pw;
+  cp->packed = 1;
+  return 1;
+}
+
 static int64_t conv_macs(const Node *n)
 {
   const nn_conv_params *p = n->params;
@@ -158,4 +188,5 @@ const OpDef op_Conv = {.name = "Conv",
                        .backward_reads = BWD_IN(0) | BWD_IN(1),
                        .trainable_inputs = BWD_IN(1) | BWD_IN(2),
                        .absorb_affine = conv_absorb,
+                       .pack_weights = conv_pack,
                        .macs = conv_macs};

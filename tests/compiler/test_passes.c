@@ -187,6 +187,43 @@ static void test_remove_dead_drops_unread_nodes(void **state)
   graph_free(g);
 }
 
+// Conv 1x2, 5 -> 32 channels, rows of 14: W (32, 5, 1, 2) with W[i] = i
+// becomes a new constant in packed order, wp[q*32 + j] = W[j*10 + q], and
+// the old W loses its reader; an activation input is not a constant W and
+// stays.
+static void test_pack_conv_weights(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t xd[4] = {1, 5, 14, 15}, wd[4] = {32, 5, 1, 2};
+  float w[320];
+  for (int i = 0; i < 320; i++)
+    w[i] = (float)i;
+  tb_input(g, "x", 4, xd);
+  tb_input(g, "W2", 4, wd);
+  Tensor *plain = tb_const(g, "W", 4, wd, w);
+  tb_node(g, "conv", "Conv", IN("x", "W"), OUT("c"));
+  tb_node(g, "conv2", "Conv", IN("x", "W2"), OUT("d"));
+  tb_output(g, "c");
+  tb_output(g, "d");
+  checked(g);
+  pass_pack_weights(g);
+  Node *conv = node_named(g, "conv");
+  const float *wp = conv->inputs[1]->data;
+  assert_ptr_not_equal(conv->inputs[1], plain);
+  assert_float_equal(wp[0], 0.0f, 0.0f);
+  assert_float_equal(wp[1], 10.0f, 0.0f);   // tap 0 of output 1
+  assert_float_equal(wp[32], 1.0f, 0.0f);   // tap 1 of output 0
+  assert_float_equal(wp[9 * 32 + 31], 319.0f, 0.0f); // last tap of output 31
+  assert_ptr_equal(node_named(g, "conv2")->inputs[1], graph_find_tensor(g, "W2"));
+  pass_pack_weights(g); // once only
+  assert_float_equal(((const float *)conv->inputs[1]->data)[1], 10.0f, 0.0f);
+  pass_remove_dead(g);
+  assert_int_equal(plain->nuses, 0);
+  diag_free(&diag);
+  graph_free(g);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -197,6 +234,7 @@ int main(void)
       cmocka_unit_test(test_fuse_activation_into_gemm),
       cmocka_unit_test(test_constants_fold_away),
       cmocka_unit_test(test_remove_dead_drops_unread_nodes),
+      cmocka_unit_test(test_pack_conv_weights),
   };
   return cmocka_run_group_tests_name("passes", tests, NULL, NULL);
 }

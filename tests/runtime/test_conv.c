@@ -6,6 +6,9 @@
  * the formula in nn.h, on pseudo-random data: stride, asymmetric padding,
  * dilation, groups, depthwise, 1-D (h = 1), no bias, fused activations, and
  * the 1x1 shapes that take the matrix-product path or must not take it.
+ * Packed weights (nn_conv_pack_weights, nn_conv_packed_forward): the
+ * packed order by hand, then the same comparison through the direct path
+ * and through the engine fallback, on buffers of exact size.
  */
 #include "nn.h"
 #include "test.h"
@@ -374,6 +377,109 @@ static void test_conv_1x1_strided_or_padded_matches_reference(void **state)
   check_against_reference(&pad_end, 1);
 }
 
+
+// Packed order, block by block: m = 40 is a block of 32 and one of 8.
+static void test_conv_pack_weights_hand_checked(void **state)
+{
+  (void)state;
+  nn_conv_params p = make(1, 2, 4, 4, 40, 1, 2, 1, 1, 1, 0, 0, 0, 0); // K = 2*1*2 = 4
+  static float w[40 * 4], wp[40 * 4];
+  for (int i = 0; i < 40 * 4; i++)
+    w[i] = (float)i; // w[o][q] = 4*o + q
+  nn_conv_pack_weights(wp, w, &p);
+  assert_float_equal(wp[0], 0.0f, 0.0f);       // tap 0 of output 0
+  assert_float_equal(wp[1], 4.0f, 0.0f);       // tap 0 of output 1
+  assert_float_equal(wp[31], 124.0f, 0.0f);    // tap 0 of output 31
+  assert_float_equal(wp[32], 1.0f, 0.0f);      // tap 1 of output 0
+  assert_float_equal(wp[3 * 32 + 5], 23.0f, 0.0f); // tap 3 of output 5
+  assert_float_equal(wp[128], 128.0f, 0.0f);   // second block (width 8): tap 0 of output 32
+  assert_float_equal(wp[128 + 1], 132.0f, 0.0f); // tap 0 of output 33
+  assert_float_equal(wp[128 + 8], 129.0f, 0.0f); // tap 1 of output 32
+  assert_float_equal(wp[159], 159.0f, 0.0f);   // tap 3 of output 39
+}
+
+static void test_conv_packs_only_what_the_direct_path_takes(void **state)
+{
+  (void)state;
+  nn_conv_params p = make(1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  assert_true(nn_conv_packs(&p));
+  p.m = 48; // blocks of 32 and 16
+  assert_true(nn_conv_packs(&p));
+  p.m = 40; // a block of 8
+  assert_false(nn_conv_packs(&p));
+  nn_conv_params q = make(1, 64, 56, 56, 64, 3, 3, 2, 1, 1, 1, 1, 1, 1);
+  assert_false(nn_conv_packs(&q)); // groups
+  q = make(1, 64, 56, 56, 64, 3, 3, 1, 1, 2, 2, 2, 2, 2);
+  assert_false(nn_conv_packs(&q)); // dilation
+  q = make(1, 64, 56, 56, 64, 1, 1, 1, 1, 1, 0, 0, 0, 0);
+  assert_false(nn_conv_packs(&q)); // 1x1: a plain product
+  q = make(1, 3, 224, 224, 64, 7, 7, 1, 2, 1, 3, 3, 3, 3);
+  assert_false(nn_conv_packs(&q)); // few input channels: conv_rows.c
+  q = make(1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  assert_false(nn_conv_packs(&q)); // rows of 7
+  q = make(1, 512, 28, 28, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  assert_false(nn_conv_packs(&q)); // ring of 512*3*30 floats
+}
+
+// nn_conv_packed_forward against the definition, on heap buffers of exact
+// size (x, packed w, y), with or without bias.
+static void check_packed(const nn_conv_params *p, int with_bias)
+{
+  static float x[MAX_X], w[MAX_W], b[256], want[MAX_Y];
+  size_t xs = (size_t)p->n * p->c * p->h * p->w, ys = (size_t)p->n * p->m * p->oh * p->ow;
+  size_t ws = (size_t)p->m * p->c * p->kh * p->kw;
+  assert_true(xs <= MAX_X && ws <= MAX_W && ys <= MAX_Y && p->m <= 256);
+  fill_random(x, (int)xs, 31u);
+  fill_random(w, (int)ws, 32u);
+  fill_random(b, p->m, 33u);
+  float *xe = malloc(sizeof(float) * xs), *we = malloc(sizeof(float) * ws);
+  float *ye = malloc(sizeof(float) * ys);
+  assert_non_null(xe);
+  assert_non_null(we);
+  assert_non_null(ye);
+  memcpy(xe, x, sizeof(float) * xs);
+  nn_conv_pack_weights(we, w, p);
+  nn_conv_packed_forward(ye, xe, we, with_bias ? b : NULL, p);
+  ref_conv(want, x, w, with_bias ? b : NULL, p);
+  int products = p->c * p->kh * p->kw;
+  assert_floats_near(ye, want, (int)ys, 1e-5f * (float)(1 + products / 32));
+  free(xe);
+  free(we);
+  free(ye);
+}
+
+// Direct path: blocks of 32 and 16 channels; two images; rows of 16
+// (two tiles of 8 on AVX-512), 15 at stride 2, 20 with a 5x5 kernel and
+// uneven padding (rows whose taps start or end outside x), a 1x3 kernel;
+// ReLU in registers, LeakyReLU after; no bias. Engine fallback: m = 40
+// (a block of 8), dilation 2, and a ring past NN_CONV_PACKED_FLOATS.
+static void test_conv_packed_matches_reference(void **state)
+{
+  (void)state;
+  nn_conv_params p = make(1, 8, 16, 16, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  check_packed(&p, 1);
+  p = make(2, 8, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  p.act = NN_ACT_RELU;
+  check_packed(&p, 0);
+  p = make(1, 6, 29, 29, 32, 3, 3, 1, 2, 1, 1, 1, 1, 1);
+  check_packed(&p, 1);
+  p = make(1, 5, 22, 20, 16, 5, 5, 1, 1, 1, 1, 2, 3, 0);
+  p.act = NN_ACT_LEAKY_RELU;
+  p.act_alpha = 0.125f;
+  check_packed(&p, 1);
+  p = make(1, 7, 9, 30, 32, 1, 3, 1, 1, 1, 0, 1, 0, 1);
+  check_packed(&p, 1);
+  p = make(1, 12, 20, 20, 64, 3, 3, 1, 2, 1, 0, 0, 1, 1);
+  p.act = NN_ACT_RELU;
+  check_packed(&p, 1);
+  p = make(1, 8, 16, 16, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  check_packed(&p, 1);
+  p = make(1, 8, 18, 18, 32, 3, 3, 1, 1, 2, 2, 2, 2, 2);
+  check_packed(&p, 1);
+  p = make(1, 64, 3, 80, 32, 3, 3, 1, 1, 1, 0, 0, 0, 0); // ring 64*3*80 floats
+  check_packed(&p, 1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -393,6 +499,9 @@ int main(void)
       cmocka_unit_test(test_conv_few_channels_across_lanes_match_reference),
       cmocka_unit_test(test_conv_1x1_hand_computed),
       cmocka_unit_test(test_conv_1x1_strided_or_padded_matches_reference),
+      cmocka_unit_test(test_conv_pack_weights_hand_checked),
+      cmocka_unit_test(test_conv_packs_only_what_the_direct_path_takes),
+      cmocka_unit_test(test_conv_packed_matches_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

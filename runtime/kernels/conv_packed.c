@@ -1,0 +1,364 @@
+/*
+ * conv_packed.c - Conv with weights packed at compile time, output
+ * channels across the vector lanes (nn_conv_pack_weights and
+ * nn_conv_packed_forward in nn.h).
+ *
+ * Key idea: with its weights in blocks of NN_CONV_PACK_WIDTH (32) output
+ * channels, each tap's 32 weights side by side, a convolution needs no
+ * im2col gather. A tile of MR consecutive output pixels of one row and one
+ * block of channels lives in vector registers (AVX-512: 14 pixels, 28
+ * registers); per tap (channel, u, v) it loads the tap's 32 weights once
+ * and multiplies them by each pixel's input, broadcast from memory: 28
+ * multiply-adds for 16 loads, none split across cache lines. The inputs
+ * come from a ring of the kh zero-padded input rows that the current
+ * output row reads, per channel, on the stack: each input row is copied
+ * once per pass, and the padding costs no test in the loop; rows above or
+ * below the image are left out of the tap range. A tile goes to y turned
+ * to (channel, pixel) order, in registers on AVX-512 (16x16 transposes).
+ * Blocks are taken in groups whose weights stay in L2 while the group
+ * passes over the image.
+ *
+ * Written once over vec.h's vector vocabulary: AVX2 and SSE run tiles of
+ * 6 pixels by 16 and 8 channels (12 accumulators). Portable C builds (no
+ * vector unit the runtime knows) take the engine path below.
+ *
+ * The compiler packs only what this path takes (nn_conv_packs()); other
+ * shapes, or a ring larger than NN_CONV_PACKED_FLOATS in a build that
+ * lowers it, run one engine product per block with the packed weights as
+ * a strided A: correct, but slower than nn_conv_forward.
+ *
+ * Deliberately not here: the backward (training keeps W unpacked), groups
+ * and dilations (conv.c), and threads.
+ */
+#include "nn.h"
+
+#include "gemm_engine.h"
+#include "im2col.h"
+#include "vec.h"
+
+#include <math.h>
+
+// Floats of stack for the ring of padded input rows (56 KB):
+// c * kh * ((ow - 1) * stride_w + kw). resnet18's largest is 13824.
+#ifndef NN_CONV_PACKED_FLOATS
+#define NN_CONV_PACKED_FLOATS 14336
+#endif
+// Floats of packed weights that one pass over the image multiplies (384
+// KB, to stay in L2): whole blocks, at least one.
+#ifndef NN_CONV_PACKED_GROUP_FLOATS
+#define NN_CONV_PACKED_GROUP_FLOATS 98304
+#endif
+
+// The direct path needs vector registers: portable C builds take the engine.
+#if defined(NN_GEMM_PORTABLE)
+#define DIRECT 0
+#else
+#define DIRECT 1
+#endif
+
+enum {
+  PACK = NN_CONV_PACK_WIDTH,
+  // A tile: MR pixels by TILE_CH channels of a block, MR*TILE_CH/VLEN
+  // accumulators, TILE_CH/VLEN weights and one input in registers (32 of
+  // them on AVX-512, 16 on AVX2 and SSE).
+#if defined(NN_GEMM_AVX512)
+  MR = 14, TILE_CH = 32,
+#elif defined(NN_GEMM_AVX2)
+  MR = 6, TILE_CH = 16,
+#else // SSE (portable C takes the engine: see nn_conv_packed_forward)
+  MR = 6, TILE_CH = 8,
+#endif
+  NV = TILE_CH / VLEN,
+  MAX_TAPS = 256, // kh*kw: 16x16
+};
+
+int nn_conv_packs(const nn_conv_params *p)
+{
+  int row_len = (p->ow - 1) * p->stride_w + p->kw;
+  return p->group == 1 && p->dil_h == 1 && p->dil_w == 1 && p->kh * p->kw > 1 &&
+         p->kh * p->kw <= MAX_TAPS && p->stride_w <= 2 && p->m % (PACK / 2) == 0 &&
+         p->c > 4 && p->ow >= 14 && (long)p->c * p->kh * row_len <= NN_CONV_PACKED_FLOATS;
+}
+
+// Block o0 holds output channels o0.. (width min(32, m - o0)), tap-major:
+// wp[o0*K + q*width + j] = w[(o0 + j)*K + q], K = c*kh*kw.
+void nn_conv_pack_weights(float *wp, const float *w, const nn_conv_params *p)
+{
+  ptrdiff_t k = (ptrdiff_t)p->c * p->kh * p->kw;
+  for (int o0 = 0; o0 < p->m; o0 += PACK) {
+    int width = p->m - o0 < PACK ? p->m - o0 : PACK;
+    float *block = wp + o0 * k;
+    for (ptrdiff_t q = 0; q < k; q++)
+      for (int j = 0; j < width; j++)
+        block[q * width + j] = w[(o0 + j) * k + q];
+  }
+}
+
+// One image, one block of width output channels, through the engine:
+// y (width, oh*ow) = act(bias + A * im2col(x)), A(j, q) = block[q*width + j].
+static void block_by_engine(float *y, const float *x, const float *block, int width,
+                            const float *bias, const nn_conv_params *p)
+{
+  int plane = p->oh * p->ow, k = p->c * p->kh * p->kw;
+  for (int j = 0; j < width; j++)
+    nn_fill(y + (ptrdiff_t)j * plane, bias != NULL ? bias[j] : 0.0f, plane);
+  nn_conv_image im = {x, NULL, p};
+  nn_gemm_engine(y, plane, NULL, block, 1, width, 1.0f, nn_pack_im2col, &im, width, plane, k);
+  nn_act_forward(y, y, (ptrdiff_t)width * plane, p->act, p->act_alpha, p->act_beta);
+}
+
+#if !defined(NN_GEMM_PORTABLE)
+
+// The ring: for each channel, kh zero-padded input rows of row_len
+// floats, input row iy in slot iy % kh, padded column j holding x's
+// column j - pad_l. A tile reads tap (u, v) of channel ci for pixel r at
+// rows + ci*chan_stride + tap_off[t] + (ox0 + r)*sw, t = u*kw + v.
+typedef struct {
+  const float *rows;   // the ring
+  int chan_stride;     // kh * row_len
+  int sw;              // stride_w
+  int t0, t1;          // taps of this output row: rows inside x
+  const int *tap_off;  // tap t reads slot(iy)*row_len + v
+  int c, taps;
+} band;
+
+#if defined(NN_GEMM_AVX512)
+enum { LANES = 16 };
+
+// The first n (or all 16) lanes.
+static inline __mmask16 lanes(int n)
+{
+  return n >= LANES ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+// Stores 16 vectors, vector i holding channels 0..15 of pixel i, as
+// channel rows: y[j*plane + i] = v[i][j] for the pixels i in the mask. An
+// in-register 16x16 transpose: pairs of rows interleaved, then quads,
+// then 128-bit lanes across four and four vectors.
+static NN_ALWAYS_INLINE void store_turned(float *y, ptrdiff_t plane, const __m512 v[LANES],
+                                          __mmask16 pixels)
+{
+  __m512 t[LANES], u[LANES];
+  NN_UNROLL for (int i = 0; i < LANES; i += 2) {
+    t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+  }
+  // u[4i + k], 128-bit lane L: channel 4L + k of pixels 4i..4i+3.
+  NN_UNROLL for (int i = 0; i < LANES; i += 4) {
+    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  NN_UNROLL for (int k = 0; k < 4; k++) {
+    __m512 ab_lo = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x44);
+    __m512 ab_hi = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xEE);
+    __m512 cd_lo = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x44);
+    __m512 cd_hi = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xEE);
+    __m512 row[4] = {_mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88),
+                     _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xDD),
+                     _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88),
+                     _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xDD)};
+    NN_UNROLL for (int l = 0; l < 4; l++)
+      _mm512_mask_storeu_ps(y + (4 * l + k) * plane, pixels, row[l]);
+  }
+}
+
+#endif
+
+// y(nv*VLEN, mr) at y + j*plane + r = clamp(bias + products) for pixels
+// ox0.. of the current output row and the channels of the block at
+// `block` (rows of width floats per tap), the tile in registers from the
+// first product to the store.
+static NN_ALWAYS_INLINE void tile(float *y, ptrdiff_t plane, const band *bd,
+                                  const float *block, int ox0, const float *bias, float lo,
+                                  float hi, const int mr, const int width, const int sw)
+{
+  enum { NVMAX = NV };
+  const int nv = (width < TILE_CH ? width : TILE_CH) / VLEN;
+  vec acc[MR][NVMAX];
+  NN_UNROLL for (int r = 0; r < mr; r++)
+    NN_UNROLL for (int q = 0; q < nv; q++)
+      acc[r][q] = bias != NULL ? vload(bias + q * VLEN) : vzero();
+  const float *x0 = bd->rows + (ptrdiff_t)ox0 * sw;
+  for (int ci = 0; ci < bd->c; ci++) {
+    const float *xc = x0 + (ptrdiff_t)ci * bd->chan_stride;
+    const float *wc = block + (ptrdiff_t)ci * bd->taps * width;
+    NN_NO_UNROLL for (int t = bd->t0; t < bd->t1; t++) {
+      const float *xt = xc + bd->tap_off[t];
+      const float *wt = wc + t * width;
+      vec wv[NVMAX];
+      NN_UNROLL for (int q = 0; q < nv; q++)
+        wv[q] = vload(wt + q * VLEN);
+      NN_UNROLL for (int r = 0; r < mr; r++) {
+        vec in = vsplat(xt[r * sw]);
+        NN_UNROLL for (int q = 0; q < nv; q++)
+          acc[r][q] = vmuladd(in, wv[q], acc[r][q]);
+      }
+    }
+  }
+  NN_UNROLL for (int r = 0; r < mr; r++)
+    NN_UNROLL for (int q = 0; q < nv; q++)
+      acc[r][q] = vclamp(vsplat(lo), vsplat(hi), acc[r][q]);
+#if defined(NN_GEMM_AVX512)
+  NN_UNROLL for (int q = 0; q < nv; q++) {
+    vec v[LANES];
+    NN_UNROLL for (int r = 0; r < LANES; r++)
+      v[r] = r < mr ? acc[r][q] : vzero();
+    store_turned(y + q * LANES * plane, plane, v, (__mmask16)((1u << mr) - 1));
+  }
+#else
+  float out[MR][TILE_CH];
+  NN_UNROLL for (int r = 0; r < mr; r++)
+    NN_UNROLL for (int q = 0; q < nv; q++)
+      vstore(out[r] + q * VLEN, acc[r][q]);
+  for (int j = 0; j < nv * VLEN; j++)
+    for (int r = 0; r < mr; r++)
+      y[j * plane + r] = out[r][j];
+#endif
+}
+
+// tile() with constants for its pixels, the block's width (32 or 16) and
+// the stride (1 or 2).
+static void tile_any(float *y, ptrdiff_t plane, const band *bd, const float *block, int ox0,
+                     const float *bias, float lo, float hi, int mr, int width)
+{
+#define NN_TILE(n)                                                                         \
+  case n:                                                                                  \
+    if (n > MR)                                                                            \
+      return;                                                                              \
+    if (width == PACK && bd->sw == 1)                                                      \
+      tile(y, plane, bd, block, ox0, bias, lo, hi, n < MR ? n : MR, PACK, 1);              \
+    else if (width == PACK)                                                                \
+      tile(y, plane, bd, block, ox0, bias, lo, hi, n < MR ? n : MR, PACK, 2);              \
+    else if (bd->sw == 1)                                                                  \
+      tile(y, plane, bd, block, ox0, bias, lo, hi, n < MR ? n : MR, PACK / 2, 1);          \
+    else                                                                                   \
+      tile(y, plane, bd, block, ox0, bias, lo, hi, n < MR ? n : MR, PACK / 2, 2);          \
+    return;
+  switch (mr) {
+    NN_TILE(1) NN_TILE(2) NN_TILE(3) NN_TILE(4) NN_TILE(5) NN_TILE(6) NN_TILE(7)
+    NN_TILE(8) NN_TILE(9) NN_TILE(10) NN_TILE(11) NN_TILE(12) NN_TILE(13) NN_TILE(14)
+  }
+#undef NN_TILE
+}
+
+// Copies input row iy of every channel into its ring slot, padded.
+static void fill_slot(float *ring, int row_len, const float *x, int iy, const nn_conv_params *p)
+{
+  int left = p->pad_l < row_len ? p->pad_l : row_len;
+  int n = row_len - left < p->w ? row_len - left : p->w;
+  for (int ci = 0; ci < p->c; ci++) {
+    float *dst = ring + ((ptrdiff_t)ci * p->kh + iy % p->kh) * row_len;
+    const float *src = x + ((ptrdiff_t)ci * p->h + iy) * p->w;
+#if defined(NN_GEMM_AVX512)
+    // A few masked moves per row (rows are short, and there are c of them).
+    for (int j = 0; j < row_len; j += 16) // zeros first: the padding
+      _mm512_mask_storeu_ps(dst + j, lanes(row_len - j), _mm512_setzero_ps());
+    for (int j = 0; j < n; j += 16) {
+      __mmask16 m = lanes(n - j);
+      _mm512_mask_storeu_ps(dst + left + j, m, _mm512_maskz_loadu_ps(m, src + j));
+    }
+#else
+    for (int j = 0; j < left; j++)
+      dst[j] = 0.0f;
+    for (int j = 0; j < n; j++)
+      dst[left + j] = src[j];
+    for (int j = left + n; j < row_len; j++)
+      dst[j] = 0.0f;
+#endif
+  }
+}
+
+// Output channels o0.. (width of them, 16 or 32) of output row oy, tile
+// by tile, over the ring as bd leaves it; clamped to [lo, hi].
+static void row_of_block(float *y, const band *bd, const float *block, int o0, int width,
+                         const float *b, float lo, float hi, int oy, const nn_conv_params *p)
+{
+  ptrdiff_t plane = (ptrdiff_t)p->oh * p->ow;
+  float *yrow = y + o0 * plane + (ptrdiff_t)oy * p->ow;
+  int tiles = (p->ow + MR - 1) / MR;
+  for (int c = 0; c < width; c += TILE_CH)
+    for (int i = 0, ox0 = 0; i < tiles; i++) {
+      // Tiles of equal width (to one pixel): 28 pixels are two of 14.
+      int ox1 = (int)((long)p->ow * (i + 1) / tiles);
+      tile_any(yrow + c * plane + ox0, plane, bd, block + c, ox0,
+               b != NULL ? b + o0 + c : NULL, lo, hi, ox1 - ox0, width);
+      ox0 = ox1;
+    }
+}
+
+// One image, output channels o0..o1 (whole blocks), row by row: each
+// input row is copied into the ring once for all of them. Out of line, so
+// that only this path carries the ring on its stack.
+static NN_NOINLINE void blocks_direct(float *y, const float *x, const float *wp,
+                                      const float *b, int o0, int o1, int row_len,
+                                      const nn_conv_params *p)
+{
+  float ring[NN_CONV_PACKED_FLOATS];
+  int offs[MAX_TAPS];
+  int k = p->c * p->kh * p->kw;
+  band bd = {ring, p->kh * row_len, p->stride_w, 0, 0, offs, p->c, p->kh * p->kw};
+  float lo = -INFINITY, hi = INFINITY; // none; other activations: image_direct
+  if (p->act == NN_ACT_RELU)
+    lo = 0.0f;
+  else if (p->act == NN_ACT_CLIP)
+    lo = p->act_alpha, hi = p->act_beta;
+  int next = 0; // first input row not in the ring yet
+  for (int oy = 0; oy < p->oh; oy++) {
+    int iy0 = oy * p->stride_h - p->pad_t; // input row of tap row u = 0
+    int u0 = iy0 < 0 ? -iy0 : 0, u1 = p->h - iy0 < p->kh ? p->h - iy0 : p->kh;
+    if (u1 <= u0) { // every tap row outside x: y is the bias alone
+      bd.t0 = bd.t1 = 0;
+    } else {
+      if (next < iy0 + u0)
+        next = iy0 + u0;
+      for (; next < iy0 + u1; next++)
+        fill_slot(ring, row_len, x, next, p);
+      for (int t = u0 * p->kw; t < u1 * p->kw; t++)
+        offs[t] = (iy0 + t / p->kw) % p->kh * row_len + t % p->kw;
+      bd.t0 = u0 * p->kw, bd.t1 = u1 * p->kw;
+    }
+    for (int c0 = o0; c0 < o1; c0 += PACK)
+      row_of_block(y, &bd, wp + (ptrdiff_t)c0 * k, c0, p->m - c0 < PACK ? p->m - c0 : PACK, b,
+                   lo, hi, oy, p);
+  }
+}
+
+static void image_direct(float *y, const float *x, const float *wp, const float *b,
+                         int row_len, const nn_conv_params *p)
+{
+  long block_floats = (long)PACK * p->c * p->kh * p->kw;
+  int per_group = (int)(NN_CONV_PACKED_GROUP_FLOATS / block_floats);
+  int step = (per_group > 1 ? per_group : 1) * PACK;
+  for (int o0 = 0; o0 < p->m; o0 += step)
+    blocks_direct(y, x, wp, b, o0, p->m - o0 < step ? p->m : o0 + step, row_len, p);
+  if (p->act != NN_ACT_NONE && p->act != NN_ACT_RELU && p->act != NN_ACT_CLIP)
+    nn_act_forward(y, y, (ptrdiff_t)p->m * p->oh * p->ow, p->act, p->act_alpha, p->act_beta);
+}
+
+#endif
+
+void nn_conv_packed_forward(float *restrict y, const float *restrict x, const float *wp,
+                            const float *b, const nn_conv_params *p)
+{
+  ptrdiff_t k = (ptrdiff_t)p->c * p->kh * p->kw, plane = (ptrdiff_t)p->oh * p->ow;
+  ptrdiff_t in_image = (ptrdiff_t)p->c * p->h * p->w, out_image = p->m * plane;
+#if DIRECT
+  int row_len = (p->ow - 1) * p->stride_w + p->kw;
+  int direct = p->group == 1 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w <= 2 &&
+               p->m % (PACK / 2) == 0 && p->kh * p->kw <= MAX_TAPS &&
+               (long)p->c * p->kh * row_len <= NN_CONV_PACKED_FLOATS;
+#endif
+  for (int img = 0; img < p->n; img++) {
+#if DIRECT
+    if (direct) {
+      image_direct(y + img * out_image, x + img * in_image, wp, b, row_len, p);
+      continue;
+    }
+#endif
+    for (int o0 = 0; o0 < p->m; o0 += PACK)
+      block_by_engine(y + img * out_image + o0 * plane, x + img * in_image, wp + o0 * k,
+                      p->m - o0 < PACK ? p->m - o0 : PACK, b != NULL ? b + o0 : NULL, p);
+  }
+}
