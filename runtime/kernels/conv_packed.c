@@ -72,12 +72,21 @@ enum {
   MAX_TAPS = 256, // kh*kw: 16x16
 };
 
-int nn_conv_packs(const nn_conv_params *p)
+// Whether the direct path takes p: what the ring and the tiles can hold.
+static int direct_fits(const nn_conv_params *p)
 {
   int row_len = (p->ow - 1) * p->stride_w + p->kw;
-  return p->group == 1 && p->dil_h == 1 && p->dil_w == 1 && p->kh * p->kw > 1 &&
-         p->kh * p->kw <= MAX_TAPS && p->stride_w <= 2 && p->m % (PACK / 2) == 0 &&
-         p->c > 4 && p->ow >= 14 && (long)p->c * p->kh * row_len <= NN_CONV_PACKED_FLOATS;
+  return p->group == 1 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w <= 2 &&
+         p->m % (PACK / 2) == 0 && p->kh * p->kw <= MAX_TAPS &&
+         (long)p->c * p->kh * row_len <= NN_CONV_PACKED_FLOATS;
+}
+
+// Packing pays where the direct path is faster than the engine on plain
+// weights: kernels larger than 1x1, more than a first layer's channels,
+// rows of a whole AVX-512 tile.
+int nn_conv_packs(const nn_conv_params *p)
+{
+  return direct_fits(p) && p->kh * p->kw > 1 && p->c > 4 && p->ow >= 14;
 }
 
 // Block o0 holds output channels o0.. (width min(32, m - o0)), tap-major:
@@ -107,7 +116,7 @@ static void block_by_engine(float *y, const float *x, const float *block, int wi
   nn_act_forward(y, y, (ptrdiff_t)width * plane, p->act, p->act_alpha, p->act_beta);
 }
 
-#if !defined(NN_GEMM_PORTABLE)
+#if DIRECT
 
 // The ring: for each channel, kh zero-padded input rows of row_len
 // floats, input row iy in slot iy % kh, padded column j holding x's
@@ -345,10 +354,7 @@ void nn_conv_packed_forward(float *restrict y, const float *restrict x, const fl
   ptrdiff_t k = (ptrdiff_t)p->c * p->kh * p->kw, plane = (ptrdiff_t)p->oh * p->ow;
   ptrdiff_t in_image = (ptrdiff_t)p->c * p->h * p->w, out_image = p->m * plane;
 #if DIRECT
-  int row_len = (p->ow - 1) * p->stride_w + p->kw;
-  int direct = p->group == 1 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w <= 2 &&
-               p->m % (PACK / 2) == 0 && p->kh * p->kw <= MAX_TAPS &&
-               (long)p->c * p->kh * row_len <= NN_CONV_PACKED_FLOATS;
+  int direct = direct_fits(p), row_len = (p->ow - 1) * p->stride_w + p->kw;
 #endif
   for (int img = 0; img < p->n; img++) {
 #if DIRECT

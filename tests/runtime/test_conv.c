@@ -451,7 +451,8 @@ static void check_packed(const nn_conv_params *p, int with_bias)
 // Direct path: blocks of 32 and 16 channels; two images; rows of 16
 // (two tiles of 8 on AVX-512), 15 at stride 2, 20 with a 5x5 kernel and
 // uneven padding (rows whose taps start or end outside x), a 1x3 kernel;
-// ReLU in registers, LeakyReLU after; no bias. Engine fallback: m = 40
+// ReLU in registers, LeakyReLU after; no bias; padding so wide that whole
+// output rows read no input. Engine fallback: m = 40
 // (a block of 8), dilation 2, and a ring past NN_CONV_PACKED_FLOATS.
 static void test_conv_packed_matches_reference(void **state)
 {
@@ -471,6 +472,8 @@ static void test_conv_packed_matches_reference(void **state)
   check_packed(&p, 1);
   p = make(1, 12, 20, 20, 64, 3, 3, 1, 2, 1, 0, 0, 1, 1);
   p.act = NN_ACT_RELU;
+  check_packed(&p, 1);
+  p = make(1, 8, 4, 16, 32, 3, 3, 1, 1, 1, 4, 1, 4, 1); // rows of bias alone
   check_packed(&p, 1);
   p = make(1, 8, 16, 16, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1);
   check_packed(&p, 1);
