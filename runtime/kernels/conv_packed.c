@@ -49,6 +49,13 @@
 #define NN_CONV_PACKED_GROUP_FLOATS 98304
 #endif
 
+// Floats of a block's weights that one pass over a row's tiles multiplies
+// (16 KB), a chunk of input channels at a time, to stay in L1 beside the
+// ring rows of those channels and the tiles' partial sums.
+#ifndef NN_CONV_PACKED_CHUNK_FLOATS
+#define NN_CONV_PACKED_CHUNK_FLOATS 4096
+#endif
+
 // The direct path needs vector registers: portable C builds take the engine.
 #if defined(NN_GEMM_PORTABLE)
 #define DIRECT 0
@@ -70,6 +77,7 @@ enum {
 #endif
   NV = TILE_CH / VLEN,
   MAX_TAPS = 256, // kh*kw: 16x16
+  TILE_GROUP = 4, // tiles of a row that share a chunk of weights
 };
 
 // Whether the direct path takes p: what the ring and the tiles can hold.
@@ -82,11 +90,11 @@ static int direct_fits(const nn_conv_params *p)
 }
 
 // Packing pays where the direct path is faster than the engine on plain
-// weights: kernels larger than 1x1, more than a first layer's channels,
-// rows of a whole AVX-512 tile.
+// weights: kernels larger than 1x1, rows of a whole AVX-512 tile (7 pixels
+// is half a tile, and an AVX2 tile and a half: slower than the engine).
 int nn_conv_packs(const nn_conv_params *p)
 {
-  return direct_fits(p) && p->kh * p->kw > 1 && p->c > 4 && p->ow >= 14;
+  return direct_fits(p) && p->kh * p->kw > 1 && p->ow >= 14;
 }
 
 // Block o0 holds output channels o0.. (width min(32, m - o0)), tap-major:
@@ -129,6 +137,7 @@ typedef struct {
   int t0, t1;          // taps of this output row: rows inside x
   const int *tap_off;  // tap t reads slot(iy)*row_len + v
   int c, taps;
+  int ci0, ci1;        // the input channels a tile multiplies now
 } band;
 
 #if defined(NN_GEMM_AVX512)
@@ -178,19 +187,24 @@ static NN_ALWAYS_INLINE void store_turned(float *y, ptrdiff_t plane, const __m51
 // y(nv*VLEN, mr) at y + j*plane + r = clamp(bias + products) for pixels
 // ox0.. of the current output row and the channels of the block at
 // `block` (rows of width floats per tap), the tile in registers from the
-// first product to the store.
+// first product to the store. Input channels bd->ci0..ci1 only: the sums
+// of the channels before come from part (pixel-major, MR*TILE_CH floats),
+// and before the last channel they go back there instead of to y.
 static NN_ALWAYS_INLINE void tile(float *y, ptrdiff_t plane, const band *bd,
                                   const float *block, int ox0, const float *bias, float lo,
-                                  float hi, const int mr, const int width, const int sw)
+                                  float hi, float *part, const int mr, const int width,
+                                  const int sw)
 {
   enum { NVMAX = NV };
   const int nv = (width < TILE_CH ? width : TILE_CH) / VLEN;
   vec acc[MR][NVMAX];
   NN_UNROLL for (int r = 0; r < mr; r++)
     NN_UNROLL for (int q = 0; q < nv; q++)
-      acc[r][q] = bias != NULL ? vload(bias + q * VLEN) : vzero();
+      acc[r][q] = bd->ci0 > 0      ? vload(part + (r * NV + q) * VLEN)
+                  : bias != NULL ? vload(bias + q * VLEN)
+                                 : vzero();
   const float *x0 = bd->rows + (ptrdiff_t)ox0 * sw;
-  for (int ci = 0; ci < bd->c; ci++) {
+  for (int ci = bd->ci0; ci < bd->ci1; ci++) {
     const float *xc = x0 + (ptrdiff_t)ci * bd->chan_stride;
     const float *wc = block + (ptrdiff_t)ci * bd->taps * width;
     NN_NO_UNROLL for (int t = bd->t0; t < bd->t1; t++) {
@@ -205,6 +219,12 @@ static NN_ALWAYS_INLINE void tile(float *y, ptrdiff_t plane, const band *bd,
           acc[r][q] = vmuladd(in, wv[q], acc[r][q]);
       }
     }
+  }
+  if (bd->ci1 < bd->c) {
+    NN_UNROLL for (int r = 0; r < mr; r++)
+      NN_UNROLL for (int q = 0; q < nv; q++)
+        vstore(part + (r * NV + q) * VLEN, acc[r][q]);
+    return;
   }
   NN_UNROLL for (int r = 0; r < mr; r++)
     NN_UNROLL for (int q = 0; q < nv; q++)
@@ -230,20 +250,20 @@ static NN_ALWAYS_INLINE void tile(float *y, ptrdiff_t plane, const band *bd,
 // tile() with constants for its pixels, the block's width (32 or 16) and
 // the stride (1 or 2).
 static void tile_any(float *y, ptrdiff_t plane, const band *bd, const float *block, int ox0,
-                     const float *bias, float lo, float hi, int mr, int width)
+                     const float *bias, float lo, float hi, float *part, int mr, int width)
 {
 #define NN_TILE(n)                                                                         \
   case n:                                                                                  \
     if (n > MR)                                                                            \
       return;                                                                              \
     if (width == PACK && bd->sw == 1)                                                      \
-      tile(y, plane, bd, block, ox0, bias, lo, hi, n < MR ? n : MR, PACK, 1);              \
+      tile(y, plane, bd, block, ox0, bias, lo, hi, part, n < MR ? n : MR, PACK, 1);              \
     else if (width == PACK)                                                                \
-      tile(y, plane, bd, block, ox0, bias, lo, hi, n < MR ? n : MR, PACK, 2);              \
+      tile(y, plane, bd, block, ox0, bias, lo, hi, part, n < MR ? n : MR, PACK, 2);              \
     else if (bd->sw == 1)                                                                  \
-      tile(y, plane, bd, block, ox0, bias, lo, hi, n < MR ? n : MR, PACK / 2, 1);          \
+      tile(y, plane, bd, block, ox0, bias, lo, hi, part, n < MR ? n : MR, PACK / 2, 1);          \
     else                                                                                   \
-      tile(y, plane, bd, block, ox0, bias, lo, hi, n < MR ? n : MR, PACK / 2, 2);          \
+      tile(y, plane, bd, block, ox0, bias, lo, hi, part, n < MR ? n : MR, PACK / 2, 2);          \
     return;
   switch (mr) {
     NN_TILE(1) NN_TILE(2) NN_TILE(3) NN_TILE(4) NN_TILE(5) NN_TILE(6) NN_TILE(7)
@@ -280,21 +300,33 @@ static void fill_slot(float *ring, int row_len, const float *x, int iy, const nn
 }
 
 // Output channels o0.. (width of them, 16 or 32) of output row oy, tile
-// by tile, over the ring as bd leaves it; clamped to [lo, hi].
-static void row_of_block(float *y, const band *bd, const float *block, int o0, int width,
+// by tile, over the ring as bd leaves it; clamped to [lo, hi]. Where a
+// block's weights outgrow L1, a row of several tiles takes the input
+// channels a chunk at a time, so that the chunk's weights serve all the
+// tiles from L1.
+static void row_of_block(float *y, band *bd, const float *block, int o0, int width,
                          const float *b, float lo, float hi, int oy, const nn_conv_params *p)
 {
   ptrdiff_t plane = (ptrdiff_t)p->oh * p->ow;
   float *yrow = y + o0 * plane + (ptrdiff_t)oy * p->ow;
-  int tiles = (p->ow + MR - 1) / MR;
+  int tiles = (p->ow + MR - 1) / MR, tap_floats = bd->taps * width;
+  int chunk = tiles > 1 && (long)p->c * tap_floats > 2 * NN_CONV_PACKED_CHUNK_FLOATS
+                  ? NN_CONV_PACKED_CHUNK_FLOATS / tap_floats
+                  : p->c;
+  if (chunk < 1)
+    chunk = 1;
+  float part[TILE_GROUP][MR * TILE_CH]; // sums of the channels before the chunk
   for (int c = 0; c < width; c += TILE_CH)
-    for (int i = 0, ox0 = 0; i < tiles; i++) {
-      // Tiles of equal width (to one pixel): 28 pixels are two of 14.
-      int ox1 = (int)((long)p->ow * (i + 1) / tiles);
-      tile_any(yrow + c * plane + ox0, plane, bd, block + c, ox0,
-               b != NULL ? b + o0 + c : NULL, lo, hi, ox1 - ox0, width);
-      ox0 = ox1;
-    }
+    for (int g = 0; g < tiles; g += TILE_GROUP)
+      for (int ci = 0; ci < p->c; ci += chunk) {
+        bd->ci0 = ci, bd->ci1 = p->c - ci < chunk ? p->c : ci + chunk;
+        for (int i = g; i < tiles && i < g + TILE_GROUP; i++) {
+          // Tiles of equal width (to one pixel): 28 pixels are two of 14.
+          int ox0 = (int)((long)p->ow * i / tiles), ox1 = (int)((long)p->ow * (i + 1) / tiles);
+          tile_any(yrow + c * plane + ox0, plane, bd, block + c, ox0,
+                   b != NULL ? b + o0 + c : NULL, lo, hi, part[i - g], ox1 - ox0, width);
+        }
+      }
 }
 
 // One image, output channels o0..o1 (whole blocks), row by row: each
@@ -307,7 +339,7 @@ static NN_NOINLINE void blocks_direct(float *y, const float *x, const float *wp,
   float ring[NN_CONV_PACKED_FLOATS];
   int offs[MAX_TAPS];
   int k = p->c * p->kh * p->kw;
-  band bd = {ring, p->kh * row_len, p->stride_w, 0, 0, offs, p->c, p->kh * p->kw};
+  band bd = {ring, p->kh * row_len, p->stride_w, 0, 0, offs, p->c, p->kh * p->kw, 0, 0};
   float lo = -INFINITY, hi = INFINITY; // none; other activations: image_direct
   if (p->act == NN_ACT_RELU)
     lo = 0.0f;

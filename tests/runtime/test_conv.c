@@ -414,7 +414,7 @@ static void test_conv_packs_only_what_the_direct_path_takes(void **state)
   q = make(1, 64, 56, 56, 64, 1, 1, 1, 1, 1, 0, 0, 0, 0);
   assert_false(nn_conv_packs(&q)); // 1x1: a plain product
   q = make(1, 3, 224, 224, 64, 7, 7, 1, 2, 1, 3, 3, 3, 3);
-  assert_false(nn_conv_packs(&q)); // few input channels: conv_rows.c
+  assert_true(nn_conv_packs(&q)); // a first layer
   q = make(1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
   assert_false(nn_conv_packs(&q)); // rows of 7
   q = make(1, 512, 28, 28, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
@@ -452,8 +452,9 @@ static void check_packed(const nn_conv_params *p, int with_bias)
 // (two tiles of 8 on AVX-512), 15 at stride 2, 20 with a 5x5 kernel and
 // uneven padding (rows whose taps start or end outside x), a 1x3 kernel;
 // ReLU in registers, LeakyReLU after; no bias; padding so wide that whole
-// output rows read no input. Engine fallback: m = 40
-// (a block of 8), dilation 2, and a ring past NN_CONV_PACKED_FLOATS.
+// output rows read no input; rows of many tiles that take the input
+// channels a chunk at a time. Engine fallback: m = 40 (a block of 8),
+// dilation 2, and a ring past NN_CONV_PACKED_FLOATS.
 static void test_conv_packed_matches_reference(void **state)
 {
   (void)state;
@@ -480,6 +481,11 @@ static void test_conv_packed_matches_reference(void **state)
   p = make(1, 8, 18, 18, 32, 3, 3, 1, 1, 2, 2, 2, 2, 2);
   check_packed(&p, 1);
   p = make(1, 64, 3, 80, 32, 3, 3, 1, 1, 1, 0, 0, 0, 0); // ring 64*3*80 floats
+  check_packed(&p, 1);
+  // Rows of 6 (AVX-512) or 14 (AVX2) tiles, 40 channels in chunks of 14,
+  // 14 and 12 for the 32-wide block; the 16-wide block takes them at once.
+  p = make(1, 40, 4, 80, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  p.act = NN_ACT_RELU;
   check_packed(&p, 1);
 }
 
