@@ -131,8 +131,12 @@ static int run_passes(Diag *d, Compiled *c, const char *path, const CompileOptio
   if (pass_drop_identities(d, g) != 0 || (!g->training && pass_fold_batchnorm(d, g) != 0) ||
       pass_matmul_add_to_gemm(d, g) != 0 || (!g->training && pass_fuse_activations(d, g) != 0))
     return -1;
-  if (!g->training)
+  if (!g->training) {
     pass_pack_weights(g);
+    pass_fuse_residuals(g); // then the activation after the Add, if any
+    if (pass_fuse_activations(d, g) != 0)
+      return -1;
+  }
   pass_remove_dead(g);
   if (g->training && grad_build(d, g, &opt->train, &c->train) != 0)
     return -1;

@@ -277,6 +277,9 @@ struct OpDef {
   // Inference only: rewrite constant weights in the order a faster kernel
   // reads them (Conv: nn_conv_pack_weights); returns 1 if it did.
   int (*pack_weights)(Graph *g, Node *n);
+  // Inference only: take y + r, r of y's shape, as the op's output, added
+  // before its activation (a residual connection); returns 1 if it did.
+  int (*fuse_residual)(Node *n, Tensor *r);
   // Multiply-accumulates per run, for `onnxcc info`; NULL counts 0.
   int64_t (*macs)(const Node *n);
   unsigned flags;
@@ -356,6 +359,7 @@ int pass_fold_batchnorm(Diag *d, Graph *g);
 int pass_matmul_add_to_gemm(Diag *d, Graph *g);
 int pass_fuse_activations(Diag *d, Graph *g);
 void pass_pack_weights(Graph *g);
+void pass_fuse_residuals(Graph *g);
 void pass_remove_dead(Graph *g);
 void graph_count_uses(Graph *g);
 

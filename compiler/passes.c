@@ -10,6 +10,8 @@
  *   pass_matmul_add_to_gemm  MatMul(x, W) + b with constant W, b -> Gemm
  *   pass_fuse_activations    Conv/Gemm absorb the activation that follows
  *   pass_pack_weights        constant weights in a faster kernel's order
+ *   pass_fuse_residuals      Conv + r -> Conv with r added in its output
+ *                            stage (then pass_fuse_activations again)
  *   pass_remove_dead         nodes whose results nobody reads
  * A rewrite only fires when the intermediate tensor has exactly one reader
  * and is not a graph output, so no observable value changes.
@@ -66,7 +68,7 @@ static void add_note(Node *n, const Node *merged, const char *how)
   size_t len = (n->note ? strlen(n->note) : 0) + strlen(merged->name) +
                strlen(merged->op_type) + strlen(how) + 64;
   char *note = xmalloc(len);
-  snprintf(note, len, "%s%s%s node %d '%s' (%s)", n->note ? n->note : "", n->note ? "," : "",
+  snprintf(note, len, "%s%s%s node %d '%s' (%s)", n->note ? n->note : "", n->note ? ", " : "",
            how, merged->index, merged->name, merged->op_type);
   free(n->note);
   n->note = note;
@@ -204,6 +206,44 @@ void pass_pack_weights(Graph *g)
     Node *n = g->nodes[i];
     if (!n->dead && n->op && n->op->pack_weights)
       n->op->pack_weights(g, n);
+  }
+}
+
+// Index of the live node that computes t, or -1 (an input or a constant).
+static int live_producer(const Graph *g, const Tensor *t)
+{
+  for (int i = 0; i < g->nnodes; i++) {
+    const Node *n = g->nodes[i];
+    for (int k = 0; k < n->noutputs && !n->dead; k++)
+      if (n->outputs[k] == t)
+        return i;
+  }
+  return -1;
+}
+
+// Add(y, r) where y's only reader is the Add and its producer can take r
+// (same shape, no broadcast), and r is ready before that producer runs.
+void pass_fuse_residuals(Graph *g)
+{
+  graph_count_uses(g);
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *add = g->nodes[i];
+    if (add->dead || strcmp(add->op_type, "Add") || add->ninputs != 2 ||
+        add->inputs[0] == add->inputs[1])
+      continue;
+    for (int side = 0; side < 2; side++) {
+      Tensor *y = add->inputs[side], *r = add->inputs[1 - side];
+      int at = live_producer(g, y);
+      if (at < 0 || sole_consumer(g, y) != add || !shape_equal(y, add->outputs[0]) ||
+          !shape_equal(r, add->outputs[0]) || live_producer(g, r) > at)
+        continue;
+      Node *n = g->nodes[at];
+      if (!n->op || !n->op->fuse_residual || !n->op->fuse_residual(n, r))
+        continue;
+      add_note(n, add, "plus");
+      take_output(n, add);
+      break;
+    }
   }
 }
 

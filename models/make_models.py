@@ -536,6 +536,57 @@ def make_digits():
     report(name, m, "held-out acc %.3f" % acc)
 
 
+# ------------------------------------------------------------- 9. ResNet blocks
+class ResNetBlocks(nn.Module):
+    """resnet18's pattern at 1x3x32x32: a stem, a block with the identity as
+    shortcut (out + x), and a strided block whose shortcut is a 1x1 conv
+    (shortcut + out, the other operand order). Every 3x3 conv has 16 or 32
+    outputs and rows of 16 or more, so onnxcc packs them and fuses the Adds
+    and ReLUs into the second conv of each block. The BatchNorms (eval, with
+    non-trivial statistics) are folded into the convs by torch's export."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        self.bn0 = nn.BatchNorm2d(16)
+        self.a1 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.a2 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(16)
+        self.b1 = nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(32)
+        self.b2 = nn.Conv2d(32, 32, 3, padding=1, bias=False)
+        self.bn4 = nn.BatchNorm2d(32)
+        self.down = nn.Conv2d(16, 32, 1, stride=2, bias=False)
+        self.bn5 = nn.BatchNorm2d(32)
+        self.fc = nn.Linear(32, 10)
+        with torch.no_grad():
+            for bn in (self.bn0, self.bn1, self.bn2, self.bn3, self.bn4, self.bn5):
+                bn.weight.uniform_(0.5, 1.5)
+                bn.bias.uniform_(-0.3, 0.3)
+                bn.running_mean.uniform_(-0.2, 0.2)
+                bn.running_var.uniform_(0.5, 2.0)
+
+    def forward(self, x):
+        x = F.relu(self.bn0(self.stem(x)))                             # 16x32x32
+        out = F.relu(self.bn1(self.a1(x)))
+        x = F.relu(self.bn2(self.a2(out)) + x)                         # identity shortcut
+        out = F.relu(self.bn3(self.b1(x)))                             # 32x16x16
+        x = F.relu(self.bn5(self.down(x)) + self.bn4(self.b2(out)))    # 1x1 shortcut
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def make_resnet_blocks():
+    seed_all(9)
+    model = ResNetBlocks().eval()
+    inputs = [torch.rand(1, 3, 32, 32), torch.randn(1, 3, 32, 32)]
+    cases = torch_cases(model, inputs)
+    name = "resnet_blocks"
+    m = export(model, (inputs[0],), name, 13)
+    save_cases(name, cases)
+    report(name, m)
+
+
 GROUPS = {
     "mlp": make_mlp,
     "lenet5": make_lenet5,
@@ -545,6 +596,7 @@ GROUPS = {
     "flatten": make_flatten_dynamic,
     "keras": make_keras,
     "digits": make_digits,
+    "resnet": make_resnet_blocks,
 }
 
 

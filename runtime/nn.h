@@ -181,8 +181,10 @@ void nn_conv_forward(float *y, const float *x, const float *w, const float *b,
 #define NN_CONV_PACK_WIDTH 32
 int nn_conv_packs(const nn_conv_params *p);
 void nn_conv_pack_weights(float *wp, const float *w, const nn_conv_params *p);
+/* y = act(conv(x) + b + r): r (n, m, oh, ow) is a tensor added before the
+ * activation (a residual connection), or NULL. */
 void nn_conv_packed_forward(float *y, const float *x, const float *wp, const float *b,
-                            const nn_conv_params *p);
+                            const float *r, const nn_conv_params *p);
 
 /* --------------------------------------------------------------- pooling */
 

@@ -6,7 +6,9 @@
  * follows is fused by pass_fuse_activations(); a BatchNormalization after
  * it folds into W and B (absorb_affine); in inference builds, a constant W
  * that nn_conv_packs() takes is rewritten in packed order for
- * nn_conv_packed_forward (pack_weights). 3-D convolution is not supported.
+ * nn_conv_packed_forward (pack_weights), which can also add a residual
+ * tensor before the activation (fuse_residual: input 3, past ONNX's).
+ * 3-D convolution is not supported.
  */
 #include "compiler.h"
 
@@ -97,9 +99,14 @@ static void conv_emit(Emitter *e, const Node *n)
   const ConvParams *cp = n->params;
   const Tensor *b = node_input(n, 2);
   emit_params(e, &cp->p);
-  emitf(e, "    %s(%s, %s, %s, %s, &p);\n  }\n",
-        cp->packed ? "nn_conv_packed_forward" : "nn_conv_forward", emit_ref(n->outputs[0]),
-        emit_ref(n->inputs[0]), emit_ref(n->inputs[1]), b ? emit_ref(b) : "NULL");
+  const Tensor *r = node_input(n, 3);
+  if (cp->packed)
+    emitf(e, "    nn_conv_packed_forward(%s, %s, %s, %s, %s, &p);\n  }\n",
+          emit_ref(n->outputs[0]), emit_ref(n->inputs[0]), emit_ref(n->inputs[1]),
+          b ? emit_ref(b) : "NULL", r ? emit_ref(r) : "NULL");
+  else
+    emitf(e, "    nn_conv_forward(%s, %s, %s, %s, &p);\n  }\n", emit_ref(n->outputs[0]),
+          emit_ref(n->inputs[0]), emit_ref(n->inputs[1]), b ? emit_ref(b) : "NULL");
 }
 
 // dX += dY correlated back through W, dW += dY x X, dB += dY summed.
@@ -173,6 +180,17 @@ static int conv_pack(Graph *g, Node *n)
   return 1;
 }
 
+// Inference only, after packing: the packed kernel adds r to its tiles
+// before the activation, which must not have been fused yet.
+static int conv_fuse_residual(Node *n, Tensor *r)
+{
+  ConvParams *cp = n->params;
+  if (!cp->packed || cp->p.act != NN_ACT_NONE || node_input(n, 3) || r->dtype != DT_FLOAT)
+    return 0;
+  node_set_input(n, 3, r);
+  return 1;
+}
+
 static int64_t conv_macs(const Node *n)
 {
   const nn_conv_params *p = n->params;
@@ -189,4 +207,5 @@ const OpDef op_Conv = {.name = "Conv",
                        .trainable_inputs = BWD_IN(1) | BWD_IN(2),
                        .absorb_affine = conv_absorb,
                        .pack_weights = conv_pack,
+                       .fuse_residual = conv_fuse_residual,
                        .macs = conv_macs};

@@ -16,7 +16,10 @@
  * below the image are left out of the tap range. A tile goes to y turned
  * to (channel, pixel) order, in registers on AVX-512 (16x16 transposes).
  * Blocks are taken in groups whose weights stay in L2 while the group
- * passes over the image.
+ * passes over the image; a row of several tiles takes the input channels
+ * a chunk at a time, so that the chunk's weights serve all its tiles from
+ * L1. A residual tensor r (the other operand of an Add after the Conv)
+ * joins the tile on its way out, before the activation.
  *
  * Written once over vec.h's vector vocabulary: AVX2 and SSE run tiles of
  * 6 pixels by 16 and 8 channels (12 accumulators). Portable C builds (no
@@ -112,15 +115,18 @@ void nn_conv_pack_weights(float *wp, const float *w, const nn_conv_params *p)
 }
 
 // One image, one block of width output channels, through the engine:
-// y (width, oh*ow) = act(bias + A * im2col(x)), A(j, q) = block[q*width + j].
+// y (width, oh*ow) = act(bias + A * im2col(x) + r), A(j, q) =
+// block[q*width + j], r of y's shape or NULL.
 static void block_by_engine(float *y, const float *x, const float *block, int width,
-                            const float *bias, const nn_conv_params *p)
+                            const float *bias, const float *r, const nn_conv_params *p)
 {
   int plane = p->oh * p->ow, k = p->c * p->kh * p->kw;
   for (int j = 0; j < width; j++)
     nn_fill(y + (ptrdiff_t)j * plane, bias != NULL ? bias[j] : 0.0f, plane);
   nn_conv_image im = {x, NULL, p};
   nn_gemm_engine(y, plane, NULL, block, 1, width, 1.0f, nn_pack_im2col, &im, width, plane, k);
+  for (ptrdiff_t i = 0; r != NULL && i < (ptrdiff_t)width * plane; i++)
+    y[i] += r[i];
   nn_act_forward(y, y, (ptrdiff_t)width * plane, p->act, p->act_alpha, p->act_beta);
 }
 
@@ -150,11 +156,12 @@ static inline __mmask16 lanes(int n)
 }
 
 // Stores 16 vectors, vector i holding channels 0..15 of pixel i, as
-// channel rows: y[j*plane + i] = v[i][j] for the pixels i in the mask. An
+// channel rows: y[j*plane + i] = v[i][j] for the pixels i in the mask, or
+// with r (y's layout) clamp(v[i][j] + r[j*plane + i]) to [lo, hi]. An
 // in-register 16x16 transpose: pairs of rows interleaved, then quads,
 // then 128-bit lanes across four and four vectors.
 static NN_ALWAYS_INLINE void store_turned(float *y, ptrdiff_t plane, const __m512 v[LANES],
-                                          __mmask16 pixels)
+                                          __mmask16 pixels, const float *r, float lo, float hi)
 {
   __m512 t[LANES], u[LANES];
   NN_UNROLL for (int i = 0; i < LANES; i += 2) {
@@ -177,8 +184,13 @@ static NN_ALWAYS_INLINE void store_turned(float *y, ptrdiff_t plane, const __m51
                      _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xDD),
                      _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88),
                      _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xDD)};
-    NN_UNROLL for (int l = 0; l < 4; l++)
-      _mm512_mask_storeu_ps(y + (4 * l + k) * plane, pixels, row[l]);
+    NN_UNROLL for (int l = 0; l < 4; l++) {
+      ptrdiff_t at = (4 * l + k) * plane;
+      if (r != NULL)
+        row[l] = vclamp(vsplat(lo), vsplat(hi),
+                        _mm512_add_ps(row[l], _mm512_maskz_loadu_ps(pixels, r + at)));
+      _mm512_mask_storeu_ps(y + at, pixels, row[l]);
+    }
   }
 }
 
@@ -187,20 +199,21 @@ static NN_ALWAYS_INLINE void store_turned(float *y, ptrdiff_t plane, const __m51
 // y(nv*VLEN, mr) at y + j*plane + r = clamp(bias + products) for pixels
 // ox0.. of the current output row and the channels of the block at
 // `block` (rows of width floats per tap), the tile in registers from the
-// first product to the store. Input channels bd->ci0..ci1 only: the sums
-// of the channels before come from part (pixel-major, MR*TILE_CH floats),
-// and before the last channel they go back there instead of to y.
+// first product to the store; plus r (y's layout, or NULL) before the
+// clamp. Input channels bd->ci0..ci1 only: the sums of the channels
+// before come from part (pixel-major, MR*TILE_CH floats), and before the
+// last channel they go back there instead of to y.
 static NN_ALWAYS_INLINE void tile(float *y, ptrdiff_t plane, const band *bd,
-                                  const float *block, int ox0, const float *bias, float lo,
-                                  float hi, float *part, const int mr, const int width,
-                                  const int sw)
+                                  const float *block, int ox0, const float *bias,
+                                  const float *r, float lo, float hi, float *part,
+                                  const int mr, const int width, const int sw)
 {
   enum { NVMAX = NV };
   const int nv = (width < TILE_CH ? width : TILE_CH) / VLEN;
   vec acc[MR][NVMAX];
-  NN_UNROLL for (int r = 0; r < mr; r++)
+  NN_UNROLL for (int i = 0; i < mr; i++)
     NN_UNROLL for (int q = 0; q < nv; q++)
-      acc[r][q] = bd->ci0 > 0      ? vload(part + (r * NV + q) * VLEN)
+      acc[i][q] = bd->ci0 > 0      ? vload(part + (i * NV + q) * VLEN)
                   : bias != NULL ? vload(bias + q * VLEN)
                                  : vzero();
   const float *x0 = bd->rows + (ptrdiff_t)ox0 * sw;
@@ -213,57 +226,67 @@ static NN_ALWAYS_INLINE void tile(float *y, ptrdiff_t plane, const band *bd,
       vec wv[NVMAX];
       NN_UNROLL for (int q = 0; q < nv; q++)
         wv[q] = vload(wt + q * VLEN);
-      NN_UNROLL for (int r = 0; r < mr; r++) {
-        vec in = vsplat(xt[r * sw]);
+      NN_UNROLL for (int i = 0; i < mr; i++) {
+        vec in = vsplat(xt[i * sw]);
         NN_UNROLL for (int q = 0; q < nv; q++)
-          acc[r][q] = vmuladd(in, wv[q], acc[r][q]);
+          acc[i][q] = vmuladd(in, wv[q], acc[i][q]);
       }
     }
   }
   if (bd->ci1 < bd->c) {
-    NN_UNROLL for (int r = 0; r < mr; r++)
+    NN_UNROLL for (int i = 0; i < mr; i++)
       NN_UNROLL for (int q = 0; q < nv; q++)
-        vstore(part + (r * NV + q) * VLEN, acc[r][q]);
+        vstore(part + (i * NV + q) * VLEN, acc[i][q]);
     return;
   }
-  NN_UNROLL for (int r = 0; r < mr; r++)
-    NN_UNROLL for (int q = 0; q < nv; q++)
-      acc[r][q] = vclamp(vsplat(lo), vsplat(hi), acc[r][q]);
+  if (r == NULL) // else after adding r
+    NN_UNROLL for (int i = 0; i < mr; i++)
+      NN_UNROLL for (int q = 0; q < nv; q++)
+        acc[i][q] = vclamp(vsplat(lo), vsplat(hi), acc[i][q]);
 #if defined(NN_GEMM_AVX512)
   NN_UNROLL for (int q = 0; q < nv; q++) {
     vec v[LANES];
-    NN_UNROLL for (int r = 0; r < LANES; r++)
-      v[r] = r < mr ? acc[r][q] : vzero();
-    store_turned(y + q * LANES * plane, plane, v, (__mmask16)((1u << mr) - 1));
+    NN_UNROLL for (int i = 0; i < LANES; i++)
+      v[i] = i < mr ? acc[i][q] : vzero();
+    store_turned(y + q * LANES * plane, plane, v, (__mmask16)((1u << mr) - 1),
+                 r != NULL ? r + q * LANES * plane : NULL, lo, hi);
   }
 #else
   float out[MR][TILE_CH];
-  NN_UNROLL for (int r = 0; r < mr; r++)
+  NN_UNROLL for (int i = 0; i < mr; i++)
     NN_UNROLL for (int q = 0; q < nv; q++)
-      vstore(out[r] + q * VLEN, acc[r][q]);
+      vstore(out[i] + q * VLEN, acc[i][q]);
   for (int j = 0; j < nv * VLEN; j++)
-    for (int r = 0; r < mr; r++)
-      y[j * plane + r] = out[r][j];
+    for (int i = 0; i < mr; i++) {
+      float v = out[i][j];
+      if (r != NULL) { // clamp as vclamp: NaN stays
+        v += r[j * plane + i];
+        v = lo > v ? lo : v;
+        v = hi < v ? hi : v;
+      }
+      y[j * plane + i] = v;
+    }
 #endif
 }
 
 // tile() with constants for its pixels, the block's width (32 or 16) and
 // the stride (1 or 2).
 static void tile_any(float *y, ptrdiff_t plane, const band *bd, const float *block, int ox0,
-                     const float *bias, float lo, float hi, float *part, int mr, int width)
+                     const float *bias, const float *r, float lo, float hi, float *part, int mr,
+                     int width)
 {
 #define NN_TILE(n)                                                                         \
   case n:                                                                                  \
     if (n > MR)                                                                            \
       return;                                                                              \
     if (width == PACK && bd->sw == 1)                                                      \
-      tile(y, plane, bd, block, ox0, bias, lo, hi, part, n < MR ? n : MR, PACK, 1);              \
+      tile(y, plane, bd, block, ox0, bias, r, lo, hi, part, n < MR ? n : MR, PACK, 1);              \
     else if (width == PACK)                                                                \
-      tile(y, plane, bd, block, ox0, bias, lo, hi, part, n < MR ? n : MR, PACK, 2);              \
+      tile(y, plane, bd, block, ox0, bias, r, lo, hi, part, n < MR ? n : MR, PACK, 2);              \
     else if (bd->sw == 1)                                                                  \
-      tile(y, plane, bd, block, ox0, bias, lo, hi, part, n < MR ? n : MR, PACK / 2, 1);          \
+      tile(y, plane, bd, block, ox0, bias, r, lo, hi, part, n < MR ? n : MR, PACK / 2, 1);          \
     else                                                                                   \
-      tile(y, plane, bd, block, ox0, bias, lo, hi, part, n < MR ? n : MR, PACK / 2, 2);          \
+      tile(y, plane, bd, block, ox0, bias, r, lo, hi, part, n < MR ? n : MR, PACK / 2, 2);          \
     return;
   switch (mr) {
     NN_TILE(1) NN_TILE(2) NN_TILE(3) NN_TILE(4) NN_TILE(5) NN_TILE(6) NN_TILE(7)
@@ -305,10 +328,12 @@ static void fill_slot(float *ring, int row_len, const float *x, int iy, const nn
 // channels a chunk at a time, so that the chunk's weights serve all the
 // tiles from L1.
 static void row_of_block(float *y, band *bd, const float *block, int o0, int width,
-                         const float *b, float lo, float hi, int oy, const nn_conv_params *p)
+                         const float *b, const float *r, float lo, float hi, int oy,
+                         const nn_conv_params *p)
 {
-  ptrdiff_t plane = (ptrdiff_t)p->oh * p->ow;
-  float *yrow = y + o0 * plane + (ptrdiff_t)oy * p->ow;
+  ptrdiff_t plane = (ptrdiff_t)p->oh * p->ow, at = o0 * plane + (ptrdiff_t)oy * p->ow;
+  float *yrow = y + at;
+  const float *rrow = r != NULL ? r + at : NULL;
   int tiles = (p->ow + MR - 1) / MR, tap_floats = bd->taps * width;
   int chunk = tiles > 1 && (long)p->c * tap_floats > 2 * NN_CONV_PACKED_CHUNK_FLOATS
                   ? NN_CONV_PACKED_CHUNK_FLOATS / tap_floats
@@ -324,7 +349,8 @@ static void row_of_block(float *y, band *bd, const float *block, int o0, int wid
           // Tiles of equal width (to one pixel): 28 pixels are two of 14.
           int ox0 = (int)((long)p->ow * i / tiles), ox1 = (int)((long)p->ow * (i + 1) / tiles);
           tile_any(yrow + c * plane + ox0, plane, bd, block + c, ox0,
-                   b != NULL ? b + o0 + c : NULL, lo, hi, part[i - g], ox1 - ox0, width);
+                   b != NULL ? b + o0 + c : NULL, rrow != NULL ? rrow + c * plane + ox0 : NULL,
+                   lo, hi, part[i - g], ox1 - ox0, width);
         }
       }
 }
@@ -333,8 +359,8 @@ static void row_of_block(float *y, band *bd, const float *block, int o0, int wid
 // input row is copied into the ring once for all of them. Out of line, so
 // that only this path carries the ring on its stack.
 static NN_NOINLINE void blocks_direct(float *y, const float *x, const float *wp,
-                                      const float *b, int o0, int o1, int row_len,
-                                      const nn_conv_params *p)
+                                      const float *b, const float *r, int o0, int o1,
+                                      int row_len, const nn_conv_params *p)
 {
   float ring[NN_CONV_PACKED_FLOATS];
   int offs[MAX_TAPS];
@@ -362,18 +388,18 @@ static NN_NOINLINE void blocks_direct(float *y, const float *x, const float *wp,
     }
     for (int c0 = o0; c0 < o1; c0 += PACK)
       row_of_block(y, &bd, wp + (ptrdiff_t)c0 * k, c0, p->m - c0 < PACK ? p->m - c0 : PACK, b,
-                   lo, hi, oy, p);
+                   r, lo, hi, oy, p);
   }
 }
 
 static void image_direct(float *y, const float *x, const float *wp, const float *b,
-                         int row_len, const nn_conv_params *p)
+                         const float *r, int row_len, const nn_conv_params *p)
 {
   long block_floats = (long)PACK * p->c * p->kh * p->kw;
   int per_group = (int)(NN_CONV_PACKED_GROUP_FLOATS / block_floats);
   int step = (per_group > 1 ? per_group : 1) * PACK;
   for (int o0 = 0; o0 < p->m; o0 += step)
-    blocks_direct(y, x, wp, b, o0, p->m - o0 < step ? p->m : o0 + step, row_len, p);
+    blocks_direct(y, x, wp, b, r, o0, p->m - o0 < step ? p->m : o0 + step, row_len, p);
   if (p->act != NN_ACT_NONE && p->act != NN_ACT_RELU && p->act != NN_ACT_CLIP)
     nn_act_forward(y, y, (ptrdiff_t)p->m * p->oh * p->ow, p->act, p->act_alpha, p->act_beta);
 }
@@ -381,7 +407,7 @@ static void image_direct(float *y, const float *x, const float *wp, const float 
 #endif
 
 void nn_conv_packed_forward(float *restrict y, const float *restrict x, const float *wp,
-                            const float *b, const nn_conv_params *p)
+                            const float *b, const float *r, const nn_conv_params *p)
 {
   ptrdiff_t k = (ptrdiff_t)p->c * p->kh * p->kw, plane = (ptrdiff_t)p->oh * p->ow;
   ptrdiff_t in_image = (ptrdiff_t)p->c * p->h * p->w, out_image = p->m * plane;
@@ -391,12 +417,14 @@ void nn_conv_packed_forward(float *restrict y, const float *restrict x, const fl
   for (int img = 0; img < p->n; img++) {
 #if DIRECT
     if (direct) {
-      image_direct(y + img * out_image, x + img * in_image, wp, b, row_len, p);
+      image_direct(y + img * out_image, x + img * in_image, wp, b,
+                   r != NULL ? r + img * out_image : NULL, row_len, p);
       continue;
     }
 #endif
     for (int o0 = 0; o0 < p->m; o0 += PACK)
       block_by_engine(y + img * out_image + o0 * plane, x + img * in_image, wp + o0 * k,
-                      p->m - o0 < PACK ? p->m - o0 : PACK, b != NULL ? b + o0 : NULL, p);
+                      p->m - o0 < PACK ? p->m - o0 : PACK, b != NULL ? b + o0 : NULL,
+                      r != NULL ? r + img * out_image + o0 * plane : NULL, p);
   }
 }

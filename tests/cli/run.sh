@@ -40,6 +40,10 @@ expect 1 "hint: export with model.eval(), or compile with --eval" compile models
 expect 0 "" compile models/mlp_op13.onnx -o "$tmp/mlp.c"
 [ -s "$tmp/mlp.c" ] && [ -s "$tmp/mlp.h" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: no mlp.c/mlp.h"; }
 expect 0 "lower bound:" info models/lenet5_op13.onnx
+# Both residual Adds (and the ReLUs after them) go into the packed convs before them.
+expect 0 "" compile models/resnet_blocks.onnx -o "$tmp/rb.c"
+[ "$(grep -c "), plus node .* (Add), fused node .* (Relu)" "$tmp/rb.c")" -eq 2 ] && pass=$((pass + 1)) ||
+  { fail=$((fail + 1)); echo "FAIL: resnet_blocks: want 2 convs with a fused Add and Relu"; }
 expect 0 "PASS" verify models/mlp_op13.onnx models/mlp_op13/test_data_set_0
 # A golden that does not match: the batch-3 data against a batch-1 build.
 expect 1 "compile with --batch N" verify models/flatten_dynamic.onnx models/flatten_dynamic_batch3/test_data_set_0

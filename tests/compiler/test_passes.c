@@ -94,7 +94,7 @@ static void test_matmul_add_becomes_gemm(void **state)
   Node *mm = node_named(g, "mm");
   assert_string_equal(mm->op_type, "Gemm");
   // The note once read the freed op_type: it must name both original nodes.
-  assert_string_equal(mm->note, "rewritten from MatMul node 0 'mm' (MatMul),plus node 1 'add' (Add)");
+  assert_string_equal(mm->note, "rewritten from MatMul node 0 'mm' (MatMul), plus node 1 'add' (Add)");
   assert_true(node_named(g, "add")->dead);
   assert_ptr_equal(mm->inputs[2], graph_find_tensor(g, "b"));
   assert_ptr_equal(mm->outputs[0], graph_find_tensor(g, "y"));
@@ -224,6 +224,59 @@ static void test_pack_conv_weights(void **state)
   graph_free(g);
 }
 
+// conv(x) + r, then Relu: the packed Conv takes r as input 3 and the
+// Relu; the Add and the Relu die. Not fused: an Add whose other operand
+// is computed after the Conv, one that broadcasts, one whose Conv has
+// plain weights, and a Conv whose result has a second reader.
+static void test_fuse_residual_into_packed_conv(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t xd[4] = {1, 5, 14, 15}, wd[4] = {32, 5, 1, 2}, rd[4] = {1, 32, 14, 14};
+  int64_t bd[4] = {1, 32, 1, 1};
+  static float w[320];
+  tb_input(g, "x", 4, xd);
+  tb_input(g, "r", 4, rd);
+  tb_input(g, "b", 4, bd);
+  tb_input(g, "W2", 4, wd);
+  tb_const(g, "W", 4, wd, w);
+  tb_node(g, "conv", "Conv", IN("x", "W"), OUT("c"));
+  tb_node(g, "add", "Add", IN("r", "c"), OUT("s"));
+  tb_node(g, "relu", "Relu", IN("s"), OUT("y"));
+  tb_node(g, "conv_late", "Conv", IN("x", "W"), OUT("c2")); // r2 comes after it
+  tb_node(g, "r2", "Neg", IN("r"), OUT("n"));
+  tb_node(g, "add_late", "Add", IN("c2", "n"), OUT("y2"));
+  tb_node(g, "conv_bcast", "Conv", IN("x", "W"), OUT("c3"));
+  tb_node(g, "add_bcast", "Add", IN("c3", "b"), OUT("y3"));
+  tb_node(g, "conv_plain", "Conv", IN("x", "W2"), OUT("c4"));
+  tb_node(g, "add_plain", "Add", IN("c4", "r"), OUT("y4"));
+  tb_node(g, "conv_shared", "Conv", IN("x", "W"), OUT("c5"));
+  tb_node(g, "add_shared", "Add", IN("c5", "r"), OUT("y5"));
+  tb_node(g, "neg_shared", "Neg", IN("c5"), OUT("y6"));
+  const char *outs[] = {"y", "y2", "y3", "y4", "y5", "y6"};
+  for (int i = 0; i < 6; i++)
+    tb_output(g, outs[i]);
+  checked(g);
+  assert_int_equal(pass_fuse_activations(&diag, g), 0);
+  pass_pack_weights(g);
+  pass_fuse_residuals(g);
+  assert_int_equal(pass_fuse_activations(&diag, g), 0);
+  Node *conv = node_named(g, "conv");
+  assert_int_equal(conv->ninputs, 4);
+  assert_null(conv->inputs[2]);
+  assert_ptr_equal(conv->inputs[3], graph_find_tensor(g, "r"));
+  assert_ptr_equal(conv->outputs[0], graph_find_tensor(g, "y"));
+  assert_int_equal(((const nn_conv_params *)conv->params)->act, NN_ACT_RELU);
+  assert_true(node_named(g, "add")->dead && node_named(g, "relu")->dead);
+  assert_string_equal(conv->note, "plus node 1 'add' (Add), fused node 2 'relu' (Relu)");
+  const char *kept[] = {"add_late", "add_bcast", "add_plain", "add_shared"};
+  for (int i = 0; i < 4; i++)
+    assert_false(node_named(g, kept[i])->dead);
+  assert_int_equal(node_named(g, "conv_late")->ninputs, 2);
+  diag_free(&diag);
+  graph_free(g);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -235,6 +288,7 @@ int main(void)
       cmocka_unit_test(test_constants_fold_away),
       cmocka_unit_test(test_remove_dead_drops_unread_nodes),
       cmocka_unit_test(test_pack_conv_weights),
+      cmocka_unit_test(test_fuse_residual_into_packed_conv),
   };
   return cmocka_run_group_tests_name("passes", tests, NULL, NULL);
 }

@@ -28,9 +28,10 @@ static void fill_random(float *x, int count, unsigned seed)
   }
 }
 
-// y from the definition: positions outside x read as 0.
-static void ref_conv(float *y, const float *x, const float *w, const float *b,
-                     const nn_conv_params *p)
+// y from the definition: positions outside x read as 0; plus r (y's
+// shape, or NULL) before the activation.
+static void ref_conv_plus(float *y, const float *x, const float *w, const float *b,
+                          const float *res, const nn_conv_params *p)
 {
   int cg = p->c / p->group, mg = p->m / p->group;
   for (int n = 0; n < p->n; n++)
@@ -49,12 +50,22 @@ static void ref_conv(float *y, const float *x, const float *w, const float *b,
                 s += (double)x[((n * p->c + g * cg + ci) * p->h + r) * p->w + c] *
                      w[((o * cg + ci) * p->kh + u) * p->kw + v];
               }
+          if (res != NULL)
+            s += res[((n * p->m + o) * p->oh + i) * p->ow + j];
           if (p->act == NN_ACT_RELU && s < 0.0)
             s = 0.0;
           if (p->act == NN_ACT_LEAKY_RELU && s < 0.0)
             s *= p->act_alpha;
+          if (p->act == NN_ACT_CLIP)
+            s = s < p->act_alpha ? p->act_alpha : s > p->act_beta ? p->act_beta : s;
           y[((n * p->m + o) * p->oh + i) * p->ow + j] = (float)s;
         }
+}
+
+static void ref_conv(float *y, const float *x, const float *w, const float *b,
+                     const nn_conv_params *p)
+{
+  ref_conv_plus(y, x, w, b, NULL, p);
 }
 
 // A parameter block with oh/ow from the ONNX output-size formula.
@@ -422,30 +433,34 @@ static void test_conv_packs_only_what_the_direct_path_takes(void **state)
 }
 
 // nn_conv_packed_forward against the definition, on heap buffers of exact
-// size (x, packed w, y), with or without bias.
-static void check_packed(const nn_conv_params *p, int with_bias)
+// size (x, packed w, y, r), with or without bias and residual r.
+static void check_packed(const nn_conv_params *p, int with_bias, int with_residual)
 {
-  static float x[MAX_X], w[MAX_W], b[256], want[MAX_Y];
+  static float x[MAX_X], w[MAX_W], b[256], r[MAX_Y], want[MAX_Y];
   size_t xs = (size_t)p->n * p->c * p->h * p->w, ys = (size_t)p->n * p->m * p->oh * p->ow;
   size_t ws = (size_t)p->m * p->c * p->kh * p->kw;
   assert_true(xs <= MAX_X && ws <= MAX_W && ys <= MAX_Y && p->m <= 256);
   fill_random(x, (int)xs, 31u);
   fill_random(w, (int)ws, 32u);
   fill_random(b, p->m, 33u);
+  fill_random(r, (int)ys, 34u);
   float *xe = malloc(sizeof(float) * xs), *we = malloc(sizeof(float) * ws);
-  float *ye = malloc(sizeof(float) * ys);
+  float *ye = malloc(sizeof(float) * ys), *re = malloc(sizeof(float) * ys);
   assert_non_null(xe);
   assert_non_null(we);
   assert_non_null(ye);
+  assert_non_null(re);
   memcpy(xe, x, sizeof(float) * xs);
+  memcpy(re, r, sizeof(float) * ys);
   nn_conv_pack_weights(we, w, p);
-  nn_conv_packed_forward(ye, xe, we, with_bias ? b : NULL, p);
-  ref_conv(want, x, w, with_bias ? b : NULL, p);
+  nn_conv_packed_forward(ye, xe, we, with_bias ? b : NULL, with_residual ? re : NULL, p);
+  ref_conv_plus(want, x, w, with_bias ? b : NULL, with_residual ? r : NULL, p);
   int products = p->c * p->kh * p->kw;
   assert_floats_near(ye, want, (int)ys, 1e-5f * (float)(1 + products / 32));
   free(xe);
   free(we);
   free(ye);
+  free(re);
 }
 
 // Direct path: blocks of 32 and 16 channels; two images; rows of 16
@@ -459,34 +474,59 @@ static void test_conv_packed_matches_reference(void **state)
 {
   (void)state;
   nn_conv_params p = make(1, 8, 16, 16, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1);
-  check_packed(&p, 1);
+  check_packed(&p, 1, 0);
   p = make(2, 8, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1);
   p.act = NN_ACT_RELU;
-  check_packed(&p, 0);
+  check_packed(&p, 0, 0);
   p = make(1, 6, 29, 29, 32, 3, 3, 1, 2, 1, 1, 1, 1, 1);
-  check_packed(&p, 1);
+  check_packed(&p, 1, 0);
   p = make(1, 5, 22, 20, 16, 5, 5, 1, 1, 1, 1, 2, 3, 0);
   p.act = NN_ACT_LEAKY_RELU;
   p.act_alpha = 0.125f;
-  check_packed(&p, 1);
+  check_packed(&p, 1, 0);
   p = make(1, 7, 9, 30, 32, 1, 3, 1, 1, 1, 0, 1, 0, 1);
-  check_packed(&p, 1);
+  check_packed(&p, 1, 0);
   p = make(1, 12, 20, 20, 64, 3, 3, 1, 2, 1, 0, 0, 1, 1);
   p.act = NN_ACT_RELU;
-  check_packed(&p, 1);
+  check_packed(&p, 1, 0);
   p = make(1, 8, 4, 16, 32, 3, 3, 1, 1, 1, 4, 1, 4, 1); // rows of bias alone
-  check_packed(&p, 1);
+  check_packed(&p, 1, 0);
   p = make(1, 8, 16, 16, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1);
-  check_packed(&p, 1);
+  check_packed(&p, 1, 0);
   p = make(1, 8, 18, 18, 32, 3, 3, 1, 1, 2, 2, 2, 2, 2);
-  check_packed(&p, 1);
+  check_packed(&p, 1, 0);
   p = make(1, 64, 3, 80, 32, 3, 3, 1, 1, 1, 0, 0, 0, 0); // ring 64*3*80 floats
-  check_packed(&p, 1);
+  check_packed(&p, 1, 0);
   // Rows of 6 (AVX-512) or 14 (AVX2) tiles, 40 channels in chunks of 14,
   // 14 and 12 for the 32-wide block; the 16-wide block takes them at once.
   p = make(1, 40, 4, 80, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1);
   p.act = NN_ACT_RELU;
-  check_packed(&p, 1);
+  check_packed(&p, 1, 0);
+  check_packed(&p, 1, 1); // plus a residual, before the ReLU
+}
+
+// A residual r added before the activation: in registers (ReLU, Clip),
+// before the activation after (LeakyReLU), without bias, with two images,
+// rows of bias alone, and through the engine fallback (m = 40).
+static void test_conv_packed_adds_residual_before_activation(void **state)
+{
+  (void)state;
+  nn_conv_params p = make(2, 8, 12, 12, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  p.act = NN_ACT_RELU;
+  check_packed(&p, 1, 1);
+  p.act = NN_ACT_CLIP;
+  p.act_alpha = -0.5f;
+  p.act_beta = 0.25f;
+  check_packed(&p, 0, 1);
+  p = make(1, 5, 22, 20, 16, 5, 5, 1, 1, 1, 1, 2, 3, 0);
+  p.act = NN_ACT_LEAKY_RELU;
+  p.act_alpha = 0.125f;
+  check_packed(&p, 1, 1);
+  p = make(1, 8, 4, 16, 32, 3, 3, 1, 1, 1, 4, 1, 4, 1); // rows of bias alone
+  check_packed(&p, 1, 1);
+  p = make(1, 8, 16, 16, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  p.act = NN_ACT_RELU;
+  check_packed(&p, 1, 1);
 }
 
 int main(void)
@@ -511,6 +551,7 @@ int main(void)
       cmocka_unit_test(test_conv_pack_weights_hand_checked),
       cmocka_unit_test(test_conv_packs_only_what_the_direct_path_takes),
       cmocka_unit_test(test_conv_packed_matches_reference),
+      cmocka_unit_test(test_conv_packed_adds_residual_before_activation),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
