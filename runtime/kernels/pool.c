@@ -27,7 +27,11 @@
  * window's shape is a constant (2x2 and 3x3, stride 1 or 2, no dilation;
  * other windows take the same loops with the shape at run time). Where the
  * rows of windows tile the planes exactly, as in LeNet, all planes are one
- * tall plane (fold_planes), so there is no work per plane.
+ * tall plane (fold_planes), so there is no work per plane. Max 3x3
+ * stride 2 (resnet's stem) goes by rows instead: each input row's maxima
+ * over the windows' columns once (consecutive windows share a row), then
+ * the maxima of each window's rows; a row is a run of consecutive taps,
+ * so the rule below gives the same bits.
  *
  * The rows are short (LeNet's are 14 and 5 windows wide), so what a loop
  * leaves to its scalar remainder matters. The forward's scalar code has no
@@ -47,7 +51,7 @@
  *
  * Deliberately not here: output-shape arithmetic, ceil_mode and auto_pad
  * (the compiler folds them into oh/ow and the pads), MaxPool's optional
- * Indices output, scratch memory beyond 1 KB of stack, and intrinsics
+ * Indices output, scratch memory beyond 3 KB of stack, and intrinsics
  * (plain C99 loops; the Cortex-M build compiles the same code).
  */
 #include "nn.h"
@@ -327,6 +331,58 @@ static void interior_row(float *restrict y, const float *restrict x, int n,
     interior_windows(y, x, n, p, shape, is_max);
 }
 
+// h[j], j in [ja, jb): the max of input row xr's taps of window j inside
+// x, in order (the border windows).
+static void row_max_border(float *restrict h, const float *restrict xr,
+                           const nn_pool_params *p, int ja, int jb)
+{
+  for (int j = ja; j < jb; j++) {
+    window_axis c = col_taps(p, j);
+    float best = -INFINITY;
+    for (int v = c.lo; v < c.hi; v++)
+      best = max_step(best, xr[c.start + v]);
+    h[j] = best;
+  }
+}
+
+// Max 3x3 stride 2 windows (resnet's stem) of one plane with rows of at
+// most CHUNK windows: each input row's maxima over the windows' columns
+// first, once per row (consecutive windows share a row), then of the
+// window's rows inside x. Both steps keep the taps' order (a row is a run
+// of consecutive taps), so NaNs and signed zeros come out as from
+// max_windows; the two loops over contiguous outputs vectorise.
+static void max_plane_3x3_s2(float *restrict yp, const float *restrict xp,
+                             const nn_pool_params *p, pool_split sp)
+{
+  float h[3][CHUNK]; // the maxima of input row iy in h[iy % 3] (3 KB)
+  int done = -1;     // last input row with its maxima in h
+  for (int i = 0; i < p->oh; i++) {
+    window_axis r = row_taps(p, i);
+    int first = r.start + r.lo, rows = r.hi - r.lo;
+    for (int iy = done + 1 > first ? done + 1 : first; iy < first + rows; iy++) {
+      const float *xr = xp + (ptrdiff_t)iy * p->w, *x0 = xr + 2 * sp.j0 - p->pad_l;
+      float *hr = h[iy % 3];
+      for (int j = sp.j0; j < sp.j1; j++)
+        hr[j] = max_step(max_step(x0[2 * (j - sp.j0)], x0[2 * (j - sp.j0) + 1]),
+                         x0[2 * (j - sp.j0) + 2]);
+      row_max_border(hr, xr, p, 0, sp.j0);
+      row_max_border(hr, xr, p, sp.j1, p->ow);
+      done = iy;
+    }
+    float *yr = yp + (ptrdiff_t)i * p->ow;
+    const float *h0 = h[first % 3], *h1 = h[(first + 1) % 3], *h2 = h[(first + 2) % 3];
+    if (rows == 3)
+      for (int j = 0; j < p->ow; j++)
+        yr[j] = max_step(max_step(h0[j], h1[j]), h2[j]);
+    else if (rows == 2)
+      for (int j = 0; j < p->ow; j++)
+        yr[j] = max_step(h0[j], h1[j]);
+    else
+      for (int j = 0; j < p->ow; j++)
+        yr[j] = rows == 1 ? h0[j] : -INFINITY;
+  }
+}
+
 static void pool_forward(float *restrict y, const float *restrict x,
                          const nn_pool_params *params, int is_max)
 {
@@ -337,6 +393,10 @@ static void pool_forward(float *restrict y, const float *restrict x,
   for (int pl = 0; pl < p->n * p->c; pl++) {
     const float *xp = x + (ptrdiff_t)pl * p->h * p->w;
     float *yp = y + (ptrdiff_t)pl * p->oh * ow;
+    if (is_max && sp.shape == POOL_3X3_S2 && ow <= CHUNK) {
+      max_plane_3x3_s2(yp, xp, p, sp);
+      continue;
+    }
     for (int i = 0; i < p->oh; i++) {
       float *yr = yp + (ptrdiff_t)i * ow;
       if (i < sp.i0 || i >= sp.i1) {
