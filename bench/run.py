@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`make bench`: onnxcc's generated C against ONNX Runtime and PyTorch, one run.
 
-    /usr/bin/python3 bench/run.py build/bench [--quick]
+    /usr/bin/python3 bench/run.py build/bench [--quick] [--models=a,b]
 
 Expects what `make bench` prepares first: build/onnxcc and build/libonnxcc.a,
 the models bench/export_models.py writes into build/bench, and onnxruntime-node
@@ -715,6 +715,13 @@ def ort_version(out):
 
 
 if __name__ == "__main__":
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+        sys.exit(0)
+    unknown = [a for a in sys.argv[1:] if a.startswith("-") and a != "--quick" and
+               not a.startswith("--models=")]
+    if unknown:
+        sys.exit("bench/run.py: unknown option %s (see --help)" % unknown[0])
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     only = [a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--models=")]
     main(args[0] if args else os.path.join(ROOT, "build", "bench"), "--quick" in sys.argv,
