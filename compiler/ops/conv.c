@@ -18,7 +18,8 @@
 // n->params; p first, so that the op's params read as nn_conv_params.
 typedef struct {
   nn_conv_params p;
-  int packed; // W is in nn_conv_pack_weights() order
+  int packed;           // W is in nn_conv_pack_weights() order
+  const Tensor *next_w; // the next packed Conv's W: this one prefetches its start
 } ConvParams;
 
 static int conv_check(Diag *d, Graph *g, Node *n)
@@ -99,11 +100,14 @@ static void conv_emit(Emitter *e, const Node *n)
   const ConvParams *cp = n->params;
   const Tensor *b = node_input(n, 2);
   emit_params(e, &cp->p);
-  const Tensor *r = node_input(n, 3);
+  const Tensor *r = node_input(n, 3), *next = cp->next_w;
+  if (next && next->storage != S_CONST) // not emitted: its Conv was dropped
+    next = NULL;
   if (cp->packed)
-    emitf(e, "    nn_conv_packed_forward(%s, %s, %s, %s, %s, &p);\n  }\n",
+    emitf(e, "    nn_conv_packed_forward(%s, %s, %s, %s, %s, %s, %lld, &p);\n  }\n",
           emit_ref(n->outputs[0]), emit_ref(n->inputs[0]), emit_ref(n->inputs[1]),
-          b ? emit_ref(b) : "NULL", r ? emit_ref(r) : "NULL");
+          b ? emit_ref(b) : "NULL", r ? emit_ref(r) : "NULL", next ? emit_ref(next) : "NULL",
+          next ? (long long)tensor_count(next) : 0LL);
   else
     emitf(e, "    nn_conv_forward(%s, %s, %s, %s, &p);\n  }\n", emit_ref(n->outputs[0]),
           emit_ref(n->inputs[0]), emit_ref(n->inputs[1]), b ? emit_ref(b) : "NULL");
@@ -177,6 +181,18 @@ static int conv_pack(Graph *g, Node *n)
   free(plain);
   n->inputs[1] = pw;
   cp->packed = 1;
+  // The packed Conv before this one (in schedule order) prefetches these
+  // weights while it ends, as they would come cold from memory.
+  int at = 0;
+  while (g->nodes[at] != n)
+    at++;
+  for (int i = at - 1; i >= 0; i--) {
+    Node *prev = g->nodes[i];
+    if (!prev->dead && prev->op == n->op && ((ConvParams *)prev->params)->packed) {
+      ((ConvParams *)prev->params)->next_w = pw;
+      break;
+    }
+  }
   return 1;
 }
 

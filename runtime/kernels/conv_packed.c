@@ -369,20 +369,21 @@ static void row_of_block(float *y, band *bd, const float *block, int o0, int wid
 }
 
 // One image, output channels o0..o1 (whole blocks), row by row: each
-// input row is copied into the ring once for all of them. Out of line, so
-// that only this path carries the ring on its stack.
+// input row is copied into the ring once for all of them; meanwhile the
+// tiles prefetch pf_floats weights from pf (NULL: none) into L2. Out of
+// line, so that only this path carries the ring on its stack.
 static NN_NOINLINE void blocks_direct(float *y, const float *x, const float *wp,
                                       const float *b, const float *r, int o0, int o1,
-                                      int row_len, const nn_conv_params *p)
+                                      const float *pf, long pf_floats, int row_len,
+                                      const nn_conv_params *p)
 {
   float ring[NN_CONV_PACKED_FLOATS];
   int offs[MAX_TAPS];
   int k = p->c * p->kh * p->kw;
-  int next_end = o1 + (o1 - o0) < p->m ? o1 + (o1 - o0) : p->m; // the next group
-  long next_bytes = (long)sizeof(float) * (next_end - o1) * k;
   band bd = {ring, p->kh * row_len, p->stride_w, 0, 0, offs, p->c, p->kh * p->kw, 0, 0,
-             next_bytes >= 128L * p->c ? (const char *)(wp + (ptrdiff_t)o1 * k) : NULL,
-             (const char *)(wp + (ptrdiff_t)next_end * k)};
+             pf != NULL && pf_floats * (long)sizeof(float) >= 128L * p->c ? (const char *)pf
+                                                                          : NULL,
+             pf != NULL ? (const char *)(pf + pf_floats) : NULL};
   float lo = -INFINITY, hi = INFINITY; // none; other activations: image_direct
   if (p->act == NN_ACT_RELU)
     lo = 0.0f;
@@ -409,14 +410,23 @@ static NN_NOINLINE void blocks_direct(float *y, const float *x, const float *wp,
   }
 }
 
+// One image, the blocks a group at a time; each group prefetches the next
+// one's weights, the last group the first `then_floats` of `then` (the
+// weights the next image or layer starts with).
 static void image_direct(float *y, const float *x, const float *wp, const float *b,
-                         const float *r, int row_len, const nn_conv_params *p)
+                         const float *r, const float *then, long then_floats, int row_len,
+                         const nn_conv_params *p)
 {
-  long block_floats = (long)PACK * p->c * p->kh * p->kw;
-  int per_group = (int)(NN_CONV_PACKED_GROUP_FLOATS / block_floats);
+  long k = (long)p->c * p->kh * p->kw;
+  int per_group = (int)(NN_CONV_PACKED_GROUP_FLOATS / (PACK * k));
   int step = (per_group > 1 ? per_group : 1) * PACK;
-  for (int o0 = 0; o0 < p->m; o0 += step)
-    blocks_direct(y, x, wp, b, r, o0, p->m - o0 < step ? p->m : o0 + step, row_len, p);
+  for (int o0 = 0; o0 < p->m; o0 += step) {
+    int o1 = p->m - o0 < step ? p->m : o0 + step, o2 = p->m - o1 < step ? p->m : o1 + step;
+    if (o1 < p->m)
+      blocks_direct(y, x, wp, b, r, o0, o1, wp + o1 * k, (o2 - o1) * k, row_len, p);
+    else
+      blocks_direct(y, x, wp, b, r, o0, o1, then, then_floats, row_len, p);
+  }
   if (p->act != NN_ACT_NONE && p->act != NN_ACT_RELU && p->act != NN_ACT_CLIP)
     nn_act_forward(y, y, (ptrdiff_t)p->m * p->oh * p->ow, p->act, p->act_alpha, p->act_beta);
 }
@@ -424,18 +434,27 @@ static void image_direct(float *y, const float *x, const float *wp, const float 
 #endif
 
 void nn_conv_packed_forward(float *restrict y, const float *restrict x, const float *wp,
-                            const float *b, const float *r, const nn_conv_params *p)
+                            const float *b, const float *r, const float *next,
+                            long next_floats, const nn_conv_params *p)
 {
   ptrdiff_t k = (ptrdiff_t)p->c * p->kh * p->kw, plane = (ptrdiff_t)p->oh * p->ow;
   ptrdiff_t in_image = (ptrdiff_t)p->c * p->h * p->w, out_image = p->m * plane;
 #if DIRECT
   int direct = direct_fits(p), row_len = (p->ow - 1) * p->stride_w + p->kw;
+#else
+  (void)next, (void)next_floats; // the engine path prefetches nothing
 #endif
   for (int img = 0; img < p->n; img++) {
 #if DIRECT
     if (direct) {
+      // The next image starts with this one's first blocks, the last image
+      // hands over to the next layer.
+      int last = img == p->n - 1;
+      long then = last ? next_floats : p->m * k;
+      if (then > NN_CONV_PACKED_GROUP_FLOATS)
+        then = NN_CONV_PACKED_GROUP_FLOATS;
       image_direct(y + img * out_image, x + img * in_image, wp, b,
-                   r != NULL ? r + img * out_image : NULL, row_len, p);
+                   r != NULL ? r + img * out_image : NULL, last ? next : wp, then, row_len, p);
       continue;
     }
 #endif

@@ -44,6 +44,9 @@ expect 0 "lower bound:" info models/lenet5_op13.onnx
 expect 0 "" compile models/resnet_blocks.onnx -o "$tmp/rb.c"
 [ "$(grep -c "), plus node .* (Add), fused node .* (Relu)" "$tmp/rb.c")" -eq 2 ] && pass=$((pass + 1)) ||
   { fail=$((fail + 1)); echo "FAIL: resnet_blocks: want 2 convs with a fused Add and Relu"; }
+# Each packed conv but the last hands the next one's packed weights over for prefetching.
+[ "$(grep -c "_packed, [0-9]*, &p);" "$tmp/rb.c")" -eq 4 ] && grep -q "NULL, 0, &p);" "$tmp/rb.c" &&
+  pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: resnet_blocks: want 4 prefetch hints"; }
 expect 0 "PASS" verify models/mlp_op13.onnx models/mlp_op13/test_data_set_0
 # A golden that does not match: the batch-3 data against a batch-1 build.
 expect 1 "compile with --batch N" verify models/flatten_dynamic.onnx models/flatten_dynamic_batch3/test_data_set_0

@@ -453,7 +453,9 @@ static void check_packed(const nn_conv_params *p, int with_bias, int with_residu
   memcpy(xe, x, sizeof(float) * xs);
   memcpy(re, r, sizeof(float) * ys);
   nn_conv_pack_weights(we, w, p);
-  nn_conv_packed_forward(ye, xe, we, with_bias ? b : NULL, with_residual ? re : NULL, p);
+  // The prefetch hint: the weights themselves with a bias, none without.
+  nn_conv_packed_forward(ye, xe, we, with_bias ? b : NULL, with_residual ? re : NULL,
+                         with_bias ? we : NULL, with_bias ? (long)ws : 0, p);
   ref_conv_plus(want, x, w, with_bias ? b : NULL, with_residual ? r : NULL, p);
   int products = p->c * p->kh * p->kw;
   assert_floats_near(ye, want, (int)ys, 1e-5f * (float)(1 + products / 32));
