@@ -284,24 +284,26 @@ static void tile_any(float *y, ptrdiff_t plane, const band *bd, const float *blo
                      const float *bias, const float *r, float lo, float hi, float *part, int mr,
                      int width)
 {
+#define NN_TILE_ARGS y, plane, bd, block, ox0, bias, r, lo, hi, part
 #define NN_TILE(n)                                                                         \
   case n:                                                                                  \
     if (n > MR)                                                                            \
       return;                                                                              \
     if (width == PACK && bd->sw == 1)                                                      \
-      tile(y, plane, bd, block, ox0, bias, r, lo, hi, part, n < MR ? n : MR, PACK, 1);              \
+      tile(NN_TILE_ARGS, n < MR ? n : MR, PACK, 1);                                        \
     else if (width == PACK)                                                                \
-      tile(y, plane, bd, block, ox0, bias, r, lo, hi, part, n < MR ? n : MR, PACK, 2);              \
+      tile(NN_TILE_ARGS, n < MR ? n : MR, PACK, 2);                                        \
     else if (bd->sw == 1)                                                                  \
-      tile(y, plane, bd, block, ox0, bias, r, lo, hi, part, n < MR ? n : MR, PACK / 2, 1);          \
+      tile(NN_TILE_ARGS, n < MR ? n : MR, PACK / 2, 1);                                    \
     else                                                                                   \
-      tile(y, plane, bd, block, ox0, bias, r, lo, hi, part, n < MR ? n : MR, PACK / 2, 2);          \
+      tile(NN_TILE_ARGS, n < MR ? n : MR, PACK / 2, 2);                                    \
     return;
   switch (mr) {
     NN_TILE(1) NN_TILE(2) NN_TILE(3) NN_TILE(4) NN_TILE(5) NN_TILE(6) NN_TILE(7)
     NN_TILE(8) NN_TILE(9) NN_TILE(10) NN_TILE(11) NN_TILE(12) NN_TILE(13) NN_TILE(14)
   }
 #undef NN_TILE
+#undef NN_TILE_ARGS
 }
 
 // Copies input row iy of every channel into its ring slot, padded.

@@ -94,7 +94,8 @@ static void test_matmul_add_becomes_gemm(void **state)
   Node *mm = node_named(g, "mm");
   assert_string_equal(mm->op_type, "Gemm");
   // The note once read the freed op_type: it must name both original nodes.
-  assert_string_equal(mm->note, "rewritten from MatMul node 0 'mm' (MatMul), plus node 1 'add' (Add)");
+  assert_string_equal(mm->note,
+                      "rewritten from MatMul node 0 'mm' (MatMul), plus node 1 'add' (Add)");
   assert_true(node_named(g, "add")->dead);
   assert_ptr_equal(mm->inputs[2], graph_find_tensor(g, "b"));
   assert_ptr_equal(mm->outputs[0], graph_find_tensor(g, "y"));
