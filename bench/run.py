@@ -56,6 +56,8 @@ ROUNDS_SMALL, ROUNDS_BIG = 31, 11  # rounds per model: about 20 s (small) and 30
 # The two builds of the generated C and the runtime. -std=c99 as the README's build line.
 FLAGS = {"O3n": ["-O3", "-march=native"], "O2": ["-O2"]}
 FLAG_TEXT = {"O3n": "gcc -O3 -march=native", "O2": "gcc -O2 (generic x86-64)"}
+# Both builds run on x86-64: inference code is compiled for it (packed conv weights).
+TARGET = ["--target", "x86-64"]
 SMALL = ["mlp", "lenet5", "activations"]
 BIG = ["mobilenet_v2", "resnet18"]
 TITLE = {"mlp": "MLP 784-64-32-10", "lenet5": "LeNet-5", "activations": "activations CNN",
@@ -343,7 +345,7 @@ def fmt_mb(b):
 
 
 def info_memory(model):
-    out = sh([ONNXCC, "info", model])
+    out = sh([ONNXCC, "info", model] + TARGET)
     arena = int(re.search(r"arena:\s+(\d+) bytes planned", out).group(1))
     bound = int(re.search(r"lower bound:\s+(\d+) bytes", out).group(1))
     return arena, bound
@@ -374,7 +376,7 @@ def main(out, quick=False, only=None):
         d = os.path.join(out, "resnet18")
         os.makedirs(d, exist_ok=True)
         compile_onnxcc = run_timed([ONNXCC, "compile", os.path.join(out, "resnet18.onnx"), "--name",
-                                     "net", "-o", os.path.join(d, "net.c")])
+                                     "net", "-o", os.path.join(d, "net.c")] + TARGET)
         compile_gcc = compile_c(os.path.join(d, "net.c"), os.path.join(d, "net-O2.o"), "O2")
         c_bytes = os.path.getsize(os.path.join(d, "net.c"))
 
@@ -390,7 +392,7 @@ def main(out, quick=False, only=None):
         os.makedirs(d, exist_ok=True)
         if m != "resnet18":
             sh([ONNXCC, "compile", os.path.join(out, m + ".onnx"), "--name", "net",
-                "-o", os.path.join(d, "net.c")])
+                "-o", os.path.join(d, "net.c")] + TARGET)
         instrument(os.path.join(d, "net.c"), os.path.join(d, "net_prof.c"), "run")
         for key in FLAGS:
             if not (m == "resnet18" and key == "O2"):

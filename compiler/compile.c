@@ -131,7 +131,9 @@ static int run_passes(Diag *d, Compiled *c, const char *path, const CompileOptio
   if (pass_drop_identities(d, g) != 0 || (!g->training && pass_fold_batchnorm(d, g) != 0) ||
       pass_matmul_add_to_gemm(d, g) != 0 || (!g->training && pass_fuse_activations(d, g) != 0))
     return -1;
-  if (!g->training) {
+  // Packed weights pay on x86-64's vector units; elsewhere (Arm, Cortex-M)
+  // conv_packed.c would run them through a much slower fallback.
+  if (!g->training && opt->target_x86_64) {
     pass_pack_weights(g);
     pass_fuse_residuals(g); // then the activation after the Add, if any
     if (pass_fuse_activations(d, g) != 0)

@@ -438,6 +438,7 @@ typedef struct {
   int batch;               // value for a symbolic batch dimension (default 1)
   int eval_mode;           // --eval: training-mode nodes get inference semantics
   int arena_caller;        // --arena caller: run() takes the workspace
+  int target_x86_64;       // --target x86-64: inference also packs conv weights
   TrainOptions train;      // --train and its options
   int ndims;               // --dim NAME=VALUE bindings
   const char *dim_names[16];

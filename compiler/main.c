@@ -34,6 +34,9 @@ static const char usage[] =
     "  --accumulate K       average gradients over K calls per update (default 1)\n"
     "  --eval               compile training-mode Dropout/BatchNormalization as\n"
     "                       model.eval() would (identity, running statistics)\n"
+    "  --target T           generic (default) or x86-64: for x86-64, inference code\n"
+    "                       takes convolution weights packed for its vector units\n"
+    "                       (faster there, much slower on other cores)\n"
     "  --max-elements N     refuse a tensor of more than N elements (default 2^28)\n"
     "  --max-weight-bytes N refuse more than N bytes of constant data, initializers\n"
     "                       and folded tensors (default 2^30)\n"
@@ -216,7 +219,8 @@ int main(int argc, char **argv)
     static const char *const valued[] = {"-o", "--name", "--batch", "--dim", "--bind", "--arena",
                                          "--optimizer", "--trainable", "--accumulate",
                                          "--rtol", "--atol", "--cc", "--max-elements",
-                                         "--max-weight-bytes", "--max-nodes", NULL};
+                                         "--max-weight-bytes", "--max-nodes", "--target",
+                                         NULL};
     int takes_value = 0;
     for (const char *const *opt_name = valued; *opt_name; opt_name++)
       takes_value |= !strcmp(a, *opt_name);
@@ -269,6 +273,10 @@ int main(int argc, char **argv)
       if (strcmp(next, "static") && strcmp(next, "caller"))
         return bad_usage("--arena is 'static' or 'caller', got '%s'", next);
       opt.arena_caller = !strcmp(next, "caller");
+    } else if (!strcmp(a, "--target")) {
+      if (strcmp(next, "generic") && strcmp(next, "x86-64"))
+        return bad_usage("--target is 'generic' or 'x86-64', got '%s'", next);
+      opt.target_x86_64 = !strcmp(next, "x86-64");
     } else if (!strcmp(a, "--cc")) {
       vopt.cc = next;
     } else if (!strcmp(a, "--keep")) {

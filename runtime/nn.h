@@ -172,8 +172,9 @@ void nn_conv_forward(float *y, const float *x, const float *w, const float *b,
  * blocks of NN_CONV_PACK_WIDTH output channels, the block's weights of one
  * tap side by side, so that a kernel can hold output channels across its
  * vector lanes (conv_packed.c). The compiler packs constant weights of an
- * inference build when nn_conv_packs(p) (one group, dilation 1, a kernel
- * larger than 1x1, at least one block of outputs).
+ * inference build for x86-64 (--target x86-64) when nn_conv_packs(p) (one
+ * group, dilation 1, a kernel larger than 1x1, at least one block of
+ * outputs).
  * w: (m, c, kh, kw)  wp: m*c*kh*kw floats, block o0 = 0, 32, ... of width
  * min(32, m - o0) at wp + o0*c*kh*kw:
  *   wp[o0*c*kh*kw + q*width + j] = w[(o0 + j)*c*kh*kw + q]

@@ -27,10 +27,13 @@
  * 6 pixels by 16 and 8 channels (12 accumulators). Portable C builds (no
  * vector unit the runtime knows) take the engine path below.
  *
- * The compiler packs only what this path takes (nn_conv_packs()); other
- * shapes, or a ring larger than NN_CONV_PACKED_FLOATS in a build that
- * lowers it, run one engine product per block with the packed weights as
- * a strided A: correct, but slower than nn_conv_forward.
+ * The compiler packs only what this path takes (nn_conv_packs()), and only
+ * for x86-64 (--target x86-64); other shapes, a ring larger than
+ * NN_CONV_PACKED_FLOATS in a build that lowers it, and portable builds run
+ * one engine product per block with the packed weights as a strided A:
+ * correct, but several times slower than nn_conv_forward (8x in a
+ * portable build on an x86 host: the engine gathers its im2col panels
+ * again for every few rows).
  *
  * Deliberately not here: the backward (training keeps W unpacked), groups
  * and dilations (conv.c), and threads.

@@ -40,8 +40,13 @@ expect 1 "hint: export with model.eval(), or compile with --eval" compile models
 expect 0 "" compile models/mlp_op13.onnx -o "$tmp/mlp.c"
 [ -s "$tmp/mlp.c" ] && [ -s "$tmp/mlp.h" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: no mlp.c/mlp.h"; }
 expect 0 "lower bound:" info models/lenet5_op13.onnx
-# Both residual Adds (and the ReLUs after them) go into the packed convs before them.
+# Packed conv weights only for x86-64: the default target keeps the plain kernels.
+expect 2 "--target is 'generic' or 'x86-64', got 'arm64'" compile models/resnet_blocks.onnx --target arm64
 expect 0 "" compile models/resnet_blocks.onnx -o "$tmp/rb.c"
+! grep -q "nn_conv_packed_forward" "$tmp/rb.c" && pass=$((pass + 1)) ||
+  { fail=$((fail + 1)); echo "FAIL: resnet_blocks: packed weights without --target x86-64"; }
+# Both residual Adds (and the ReLUs after them) go into the packed convs before them.
+expect 0 "" compile models/resnet_blocks.onnx --target x86-64 -o "$tmp/rb.c"
 [ "$(grep -c "), plus node .* (Add), fused node .* (Relu)" "$tmp/rb.c")" -eq 2 ] && pass=$((pass + 1)) ||
   { fail=$((fail + 1)); echo "FAIL: resnet_blocks: want 2 convs with a fused Add and Relu"; }
 # Each packed conv but the last hands the next one's packed weights over for prefetching.
