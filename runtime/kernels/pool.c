@@ -52,9 +52,12 @@
  * Deliberately not here: output-shape arithmetic, ceil_mode and auto_pad
  * (the compiler folds them into oh/ow and the pads), MaxPool's optional
  * Indices output, scratch memory beyond 3 KB of stack, and intrinsics
- * (plain C99 loops; the Cortex-M build compiles the same code).
+ * (plain C99 loops; the Cortex-M build compiles the same code), except
+ * the two row loops of max 3x3 stride 2 in AVX-512 builds
+ * (pool_avx512.c: gcc left up to 15 windows a row to scalar code).
  */
 #include "nn.h"
+#include "pool_avx512.h"
 #include "ranges.h"
 
 #include <math.h>
@@ -332,12 +335,13 @@ static void interior_row(float *restrict y, const float *restrict x, int n,
 }
 
 // h[j], j in [ja, jb): the max of input row xr's taps of window j inside
-// x, in order (the border windows).
+// x, in order (the border windows); their columns from cols[j - ja], or
+// worked out here when cols is NULL.
 static void row_max_border(float *restrict h, const float *restrict xr,
-                           const nn_pool_params *p, int ja, int jb)
+                           const nn_pool_params *p, int ja, int jb, const window_axis *cols)
 {
   for (int j = ja; j < jb; j++) {
-    window_axis c = col_taps(p, j);
+    window_axis c = cols != NULL ? cols[j - ja] : col_taps(p, j);
     float best = -INFINITY;
     for (int v = c.lo; v < c.hi; v++)
       best = max_step(best, xr[c.start + v]);
@@ -350,27 +354,47 @@ static void row_max_border(float *restrict h, const float *restrict xr,
 // first, once per row (consecutive windows share a row), then of the
 // window's rows inside x. Both steps keep the taps' order (a row is a run
 // of consecutive taps), so NaNs and signed zeros come out as from
-// max_windows; the two loops over contiguous outputs vectorise.
+// max_windows; the two loops over contiguous outputs vectorise (with
+// AVX-512, pool_avx512.c's).
 static void max_plane_3x3_s2(float *restrict yp, const float *restrict xp,
                              const nn_pool_params *p, pool_split sp)
 {
   float h[3][CHUNK]; // the maxima of input row iy in h[iy % 3] (3 KB)
   int done = -1;     // last input row with its maxima in h
+  // The columns of the border windows, the same in every row: worked out
+  // once where there are few of them.
+  enum { EDGE = 4 };
+  window_axis left[EDGE], right[EDGE];
+  int edges = sp.j0 <= EDGE && p->ow - sp.j1 <= EDGE;
+  for (int j = 0; edges && j < sp.j0; j++)
+    left[j] = col_taps(p, j);
+  for (int j = sp.j1; edges && j < p->ow; j++)
+    right[j - sp.j1] = col_taps(p, j);
   for (int i = 0; i < p->oh; i++) {
     window_axis r = row_taps(p, i);
     int first = r.start + r.lo, rows = r.hi - r.lo;
     for (int iy = done + 1 > first ? done + 1 : first; iy < first + rows; iy++) {
       const float *xr = xp + (ptrdiff_t)iy * p->w, *x0 = xr + 2 * sp.j0 - p->pad_l;
       float *hr = h[iy % 3];
+#if NN_POOL_AVX512
+      nn_pool_max3_s2_avx512(hr + sp.j0, x0, sp.j1 - sp.j0);
+#else
       for (int j = sp.j0; j < sp.j1; j++)
         hr[j] = max_step(max_step(x0[2 * (j - sp.j0)], x0[2 * (j - sp.j0) + 1]),
                          x0[2 * (j - sp.j0) + 2]);
-      row_max_border(hr, xr, p, 0, sp.j0);
-      row_max_border(hr, xr, p, sp.j1, p->ow);
+#endif
+      row_max_border(hr, xr, p, 0, sp.j0, edges ? left : NULL);
+      row_max_border(hr, xr, p, sp.j1, p->ow, edges ? right : NULL);
       done = iy;
     }
     float *yr = yp + (ptrdiff_t)i * p->ow;
     const float *h0 = h[first % 3], *h1 = h[(first + 1) % 3], *h2 = h[(first + 2) % 3];
+#if NN_POOL_AVX512
+    if (rows > 0) {
+      nn_pool_max_rows_avx512(yr, h0, rows > 1 ? h1 : NULL, rows > 2 ? h2 : NULL, p->ow);
+      continue;
+    }
+#endif
     if (rows == 3)
       for (int j = 0; j < p->ow; j++)
         yr[j] = max_step(max_step(h0[j], h1[j]), h2[j]);
