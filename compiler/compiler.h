@@ -61,6 +61,7 @@ struct Tensor {
   int input_index;  // k if graph input k, else -1
   int output_index; // k if graph output k, else -1
   int nuses;        // number of (live) node inputs reading it
+  struct Node *reader; // with nuses == 1, the node reading it (graph_count_uses)
   // Set by plan.c:
   Tensor *alias;    // shares storage with this tensor (views, in-place ops)
   StorageKind storage;
@@ -275,8 +276,10 @@ struct OpDef {
   int (*absorb_affine)(Diag *d, Graph *g, Node *n, const float *scale,
                        const float *shift, int channels);
   // Inference only: rewrite constant weights in the order a faster kernel
-  // reads them (Conv: nn_conv_pack_weights); returns 1 if it did.
-  int (*pack_weights)(Graph *g, Node *n);
+  // reads them (Conv: nn_conv_pack_weights); returns 1 if it did. prev is
+  // the last node before n (in schedule order) whose weights were packed,
+  // or NULL: it may prefetch n's.
+  int (*pack_weights)(Graph *g, Node *n, Node *prev);
   // Inference only: take y + r, r of y's shape, as the op's output, added
   // before its activation (a residual connection); returns 1 if it did.
   int (*fuse_residual)(Node *n, Tensor *r);

@@ -24,14 +24,14 @@
 void graph_count_uses(Graph *g)
 {
   for (int i = 0; i < g->ntensors; i++)
-    g->tensors[i]->nuses = 0;
+    g->tensors[i]->nuses = 0, g->tensors[i]->reader = NULL;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     if (n->dead)
       continue;
     for (int k = 0; k < n->ninputs; k++)
       if (n->inputs[k])
-        n->inputs[k]->nuses++;
+        n->inputs[k]->nuses++, n->inputs[k]->reader = n;
   }
 }
 
@@ -47,20 +47,13 @@ static void replace_uses(Graph *g, Tensor *from, Tensor *to)
   }
 }
 
-// The single live node reading t, or NULL.
-static Node *sole_consumer(Graph *g, const Tensor *t)
+// The single live node reading t, or NULL. As graph_count_uses left it: a
+// node that a rewrite since then killed counts as none.
+static Node *sole_consumer(const Tensor *t)
 {
-  if (t->output_index >= 0 || t->nuses != 1)
+  if (t->output_index >= 0 || t->nuses != 1 || !t->reader || t->reader->dead)
     return NULL;
-  for (int i = 0; i < g->nnodes; i++) {
-    Node *n = g->nodes[i];
-    if (n->dead)
-      continue;
-    for (int k = 0; k < n->ninputs; k++)
-      if (n->inputs[k] == t)
-        return n;
-  }
-  return NULL;
+  return t->reader;
 }
 
 static void add_note(Node *n, const Node *merged, const char *how)
@@ -74,12 +67,14 @@ static void add_note(Node *n, const Node *merged, const char *how)
   n->note = note;
 }
 
-// n takes over the output of `absorbed`, which dies.
-static void take_output(Node *n, Node *absorbed)
+// n, node `at` of the schedule, takes over the output of `absorbed`,
+// which dies.
+static void take_output(Node *n, int at, Node *absorbed)
 {
   Tensor *out = absorbed->outputs[0];
   n->outputs[0]->producer = -1;
   n->outputs[0] = out;
+  out->producer = at;
   absorbed->dead = 1;
 }
 
@@ -113,7 +108,7 @@ int pass_fold_batchnorm(Diag *d, Graph *g)
     Node *n = g->nodes[i];
     if (n->dead || !n->op || !n->op->absorb_affine)
       continue;
-    Node *bn = sole_consumer(g, n->outputs[0]);
+    Node *bn = sole_consumer(n->outputs[0]);
     const float *scale, *shift;
     int channels;
     if (!bn || !batchnorm_affine(bn, &scale, &shift, &channels))
@@ -124,7 +119,7 @@ int pass_fold_batchnorm(Diag *d, Graph *g)
     if (rc == 0)
       continue; // the op declined (layout it cannot fold)
     add_note(n, bn, "folded");
-    take_output(n, bn);
+    take_output(n, i, bn);
   }
   return 0;
 }
@@ -148,7 +143,7 @@ int pass_matmul_add_to_gemm(Diag *d, Graph *g)
     Tensor *a = mm->inputs[0], *w = mm->inputs[1], *y = mm->outputs[0];
     if (a->rank != 2 || w->rank != 2 || w->kind != T_CONST)
       continue;
-    Node *add = sole_consumer(g, y);
+    Node *add = sole_consumer(y);
     if (!add || add->dead || strcmp(add->op_type, "Add") || add->ninputs != 2)
       continue;
     Tensor *bias = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
@@ -171,8 +166,7 @@ int pass_matmul_add_to_gemm(Diag *d, Graph *g)
     mm->op = gemm;
     free(mm->op_type);
     mm->op_type = xstrdup("Gemm");
-    take_output(mm, add);
-    mm->outputs[0]->producer = i;
+    take_output(mm, i, add);
     if (gemm->check(d, g, mm) != 0)
       return -1;
   }
@@ -187,7 +181,7 @@ int pass_fuse_activations(Diag *d, Graph *g)
     Node *n = g->nodes[i];
     if (n->dead || !n->op || !n->op->fuse_activation)
       continue;
-    Node *act_node = sole_consumer(g, n->outputs[0]);
+    Node *act_node = sole_consumer(n->outputs[0]);
     nn_act act;
     float alpha, beta;
     if (!act_node || !activation_of(act_node, &act, &alpha, &beta))
@@ -195,30 +189,25 @@ int pass_fuse_activations(Diag *d, Graph *g)
     if (!n->op->fuse_activation(n, act, alpha, beta))
       continue;
     add_note(n, act_node, "fused");
-    take_output(n, act_node);
+    take_output(n, i, act_node);
   }
   return 0;
 }
 
 void pass_pack_weights(Graph *g)
 {
+  Node *prev = NULL; // the last node whose weights were packed
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    if (!n->dead && n->op && n->op->pack_weights)
-      n->op->pack_weights(g, n);
+    if (!n->dead && n->op && n->op->pack_weights && n->op->pack_weights(g, n, prev))
+      prev = n;
   }
 }
 
 // Index of the live node that computes t, or -1 (an input or a constant).
 static int live_producer(const Graph *g, const Tensor *t)
 {
-  for (int i = 0; i < g->nnodes; i++) {
-    const Node *n = g->nodes[i];
-    for (int k = 0; k < n->noutputs && !n->dead; k++)
-      if (n->outputs[k] == t)
-        return i;
-  }
-  return -1;
+  return t->producer >= 0 && !g->nodes[t->producer]->dead ? t->producer : -1;
 }
 
 // Add(y, r) where y's only reader is the Add and its producer can take r
@@ -234,14 +223,14 @@ void pass_fuse_residuals(Graph *g)
     for (int side = 0; side < 2; side++) {
       Tensor *y = add->inputs[side], *r = add->inputs[1 - side];
       int at = live_producer(g, y);
-      if (at < 0 || sole_consumer(g, y) != add || !shape_equal(y, add->outputs[0]) ||
+      if (at < 0 || sole_consumer(y) != add || !shape_equal(y, add->outputs[0]) ||
           !shape_equal(r, add->outputs[0]) || live_producer(g, r) > at)
         continue;
       Node *n = g->nodes[at];
       if (!n->op || !n->op->fuse_residual || !n->op->fuse_residual(n, r))
         continue;
       add_note(n, add, "plus");
-      take_output(n, add);
+      take_output(n, at, add);
       break;
     }
   }

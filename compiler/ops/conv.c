@@ -167,7 +167,9 @@ static int conv_absorb(Diag *d, Graph *g, Node *n, const float *scale, const flo
 
 // Inference only: a constant W that the packed kernels take becomes a new
 // constant in their order (the old one goes when nothing else reads it).
-static int conv_pack(Graph *g, Node *n)
+// The packed Conv before this one (prev, in schedule order) prefetches
+// these weights while it ends, as they would come cold from memory.
+static int conv_pack(Graph *g, Node *n, Node *prev)
 {
   ConvParams *cp = n->params;
   Tensor *w = n->inputs[1];
@@ -181,18 +183,8 @@ static int conv_pack(Graph *g, Node *n)
   free(plain);
   n->inputs[1] = pw;
   cp->packed = 1;
-  // The packed Conv before this one (in schedule order) prefetches these
-  // weights while it ends, as they would come cold from memory.
-  int at = 0;
-  while (g->nodes[at] != n)
-    at++;
-  for (int i = at - 1; i >= 0; i--) {
-    Node *prev = g->nodes[i];
-    if (!prev->dead && prev->op == n->op && ((ConvParams *)prev->params)->packed) {
-      ((ConvParams *)prev->params)->next_w = pw;
-      break;
-    }
-  }
+  if (prev != NULL && prev->op == n->op)
+    ((ConvParams *)prev->params)->next_w = pw;
   return 1;
 }
 

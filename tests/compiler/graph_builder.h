@@ -63,14 +63,28 @@ static inline Node *tb_node(Graph *g, const char *name, const char *op, const ch
   return n;
 }
 
-static inline void tb_attr_int(Node *n, const char *name, int64_t v)
+// A new attribute of n, zeroed but for its name and type.
+static inline Attr *tb_attr(Node *n, const char *name, AttrType type)
 {
   n->attrs = realloc(n->attrs, (size_t)(n->nattrs + 1) * sizeof(Attr));
   Attr *a = &n->attrs[n->nattrs++];
   memset(a, 0, sizeof *a);
   a->name = xstrdup(name);
-  a->type = A_INT;
-  a->i = v;
+  a->type = type;
+  return a;
+}
+
+static inline void tb_attr_int(Node *n, const char *name, int64_t v)
+{
+  tb_attr(n, name, A_INT)->i = v;
+}
+
+static inline void tb_attr_ints(Node *n, const char *name, int count, const int64_t *v)
+{
+  Attr *a = tb_attr(n, name, A_INTS);
+  a->count = count;
+  a->ints = xmalloc((size_t)count * sizeof *a->ints);
+  memcpy(a->ints, v, (size_t)count * sizeof *a->ints);
 }
 
 static inline void tb_output(Graph *g, const char *name)

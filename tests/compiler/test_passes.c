@@ -278,6 +278,39 @@ static void test_fuse_residual_into_packed_conv(void **state)
   graph_free(g);
 }
 
+// The residual of resnet's blocks: r is the output of a Relu that its
+// Conv absorbed first, so r's producer is that Conv now; the later Conv
+// must see r as computed before it and take the Add.
+static void test_fuse_residual_from_fused_producer(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t xd[4] = {1, 32, 14, 14}, wd[4] = {32, 32, 3, 3};
+  static float w[32 * 32 * 9];
+  tb_input(g, "x", 4, xd);
+  tb_const(g, "W", 4, wd, w);
+  int64_t pads[4] = {1, 1, 1, 1};
+  tb_attr_ints(tb_node(g, "conv0", "Conv", IN("x", "W"), OUT("c0")), "pads", 4, pads);
+  tb_node(g, "relu0", "Relu", IN("c0"), OUT("r"));
+  tb_attr_ints(tb_node(g, "conv1", "Conv", IN("r", "W"), OUT("c1")), "pads", 4, pads);
+  tb_node(g, "add", "Add", IN("c1", "r"), OUT("y"));
+  tb_output(g, "y");
+  checked(g);
+  assert_int_equal(pass_fuse_activations(&diag, g), 0);
+  Tensor *r = graph_find_tensor(g, "r");
+  assert_ptr_equal(g->nodes[r->producer], node_named(g, "conv0"));
+  pass_pack_weights(g);
+  pass_fuse_residuals(g);
+  Node *conv1 = node_named(g, "conv1");
+  assert_true(node_named(g, "add")->dead);
+  assert_ptr_equal(conv1->inputs[3], r);
+  Tensor *y = graph_find_tensor(g, "y");
+  assert_ptr_equal(conv1->outputs[0], y);
+  assert_ptr_equal(g->nodes[y->producer], conv1);
+  diag_free(&diag);
+  graph_free(g);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -290,6 +323,7 @@ int main(void)
       cmocka_unit_test(test_remove_dead_drops_unread_nodes),
       cmocka_unit_test(test_pack_conv_weights),
       cmocka_unit_test(test_fuse_residual_into_packed_conv),
+      cmocka_unit_test(test_fuse_residual_from_fused_producer),
   };
   return cmocka_run_group_tests_name("passes", tests, NULL, NULL);
 }
