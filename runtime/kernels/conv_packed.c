@@ -179,7 +179,7 @@ static void prefetch_ahead(ahead_rows *a, int n)
   for (; n > 0 && a->row < a->rows; n--) {
     const char *at = a->first + a->row * a->stride;
     int skew = (int)((uintptr_t)at & 63); // the row's offset in its first line
-    _mm_prefetch(a->line == 0 ? at : at - skew + 64 * a->line, _MM_HINT_T0);
+    _mm_prefetch(at + (a->line == 0 ? 0 : 64 * a->line - skew), _MM_HINT_T0);
     if (64 * ++a->line >= skew + a->bytes)
       a->line = 0, a->row++;
   }
