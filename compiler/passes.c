@@ -144,7 +144,7 @@ int pass_matmul_add_to_gemm(Diag *d, Graph *g)
     if (a->rank != 2 || w->rank != 2 || w->kind != T_CONST)
       continue;
     Node *add = sole_consumer(y);
-    if (!add || add->dead || strcmp(add->op_type, "Add") || add->ninputs != 2)
+    if (!add || strcmp(add->op_type, "Add") || add->ninputs != 2)
       continue;
     Tensor *bias = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
     if (bias->kind != T_CONST || !bias->data || !shape_equal(add->outputs[0], y))
