@@ -337,6 +337,8 @@ static void tile_any(float *y, ptrdiff_t plane, const band *bd, const float *blo
                      int width)
 {
 #define NN_TILE_ARGS y, plane, bd, block, ox0, bias, r, lo, hi, part
+  // Cases past MR (AVX2, SSE) never run; their pixels are clamped to MR
+  // all the same, so that no tile is compiled with more accumulators.
 #define NN_TILE(n)                                                                         \
   case n:                                                                                  \
     if (n > MR)                                                                            \
