@@ -18,14 +18,16 @@
  * Blocks are taken in groups whose weights stay in L2 while the group
  * passes over the image, its tiles prefetching the next group's weights
  * (cold in a network whose weights outgrow the caches: 7 to 8% on
- * resnet18's 14x14 layers alone); a row of several tiles takes the input
- * channels a chunk at a time, so that the chunk's weights serve all its
- * tiles from L1. A residual tensor r (the other operand of an Add after
- * the Conv) joins the tile on its way out, before the activation. In a
- * network x, y and r come cold from L3 or memory (the layers before wrote
- * them): the next row's input rows and each tile's lines of y and r are
- * prefetched ahead of use (5 to 19% on resnet18's layers with them
- * flushed; 3 to 4% on the network).
+ * resnet18's 14x14 layers alone). Each tile takes all the input channels
+ * in one pass, its block's weights coming from L2: taking them a chunk at
+ * a time (a chunk's weights serving a row's tiles from L1, their partial
+ * sums waiting on the stack) was 3 to 4% slower on resnet18's 56x56 and
+ * 28x28 layers in the network. A residual tensor r (the other operand of
+ * an Add after the Conv) joins the tile on its way out, before the
+ * activation. In a network x, y and r come cold from L3 or memory (the
+ * layers before wrote them): the next row's input rows and each tile's
+ * lines of y and r are prefetched ahead of use (5 to 19% on resnet18's
+ * layers with them flushed; 3 to 4% on the network).
  *
  * Written once over vec.h's vector vocabulary: AVX2 and SSE run tiles of
  * 6 pixels by 16 and 8 channels (12 accumulators). Portable C builds (no
@@ -62,13 +64,6 @@
 #define NN_CONV_PACKED_GROUP_FLOATS 98304
 #endif
 
-// Floats of a block's weights that one pass over a row's tiles multiplies
-// (16 KB), a chunk of input channels at a time, to stay in L1 beside the
-// ring rows of those channels and the tiles' partial sums.
-#ifndef NN_CONV_PACKED_CHUNK_FLOATS
-#define NN_CONV_PACKED_CHUNK_FLOATS 4096
-#endif
-
 // The direct path needs vector registers: portable C builds take the engine.
 #if defined(NN_GEMM_PORTABLE)
 #define DIRECT 0
@@ -90,7 +85,6 @@ enum {
 #endif
   NV = TILE_CH / VLEN,
   MAX_TAPS = 256, // kh*kw: 16x16
-  TILE_GROUP = 4, // tiles of a row that share a chunk of weights
 };
 
 // Whether the direct path takes p: what the ring and the tiles can hold.
@@ -163,7 +157,6 @@ typedef struct {
   int t0, t1;          // taps of this output row: rows inside x
   const int *tap_off;  // tap t reads slot(iy)*row_len + v
   int c, taps;
-  int ci0, ci1;        // the input channels a tile multiplies now
   // The next group's weights, on their way to L2 (on Zen, L1 too) while
   // this group runs: each tile prefetches two lines per input channel.
   const char *pf, *pf_end;
@@ -257,12 +250,10 @@ static NN_ALWAYS_INLINE void store_turned(float *y, ptrdiff_t plane, const __m51
 // ox0.. of the current output row and the channels of the block at
 // `block` (rows of width floats per tap), the tile in registers from the
 // first product to the store; plus r (y's layout, or NULL) before the
-// clamp. Input channels bd->ci0..ci1 only: the sums of the channels
-// before come from part (pixel-major, MR*TILE_CH floats), and before the
-// last channel they go back there instead of to y.
+// clamp.
 static NN_ALWAYS_INLINE void tile(float *y, ptrdiff_t plane, const band *bd,
                                   const float *block, int ox0, const float *bias,
-                                  const float *r, float lo, float hi, float *part,
+                                  const float *r, float lo, float hi,
                                   const int mr, const int width, const int sw)
 {
   enum { NVMAX = NV };
@@ -270,20 +261,22 @@ static NN_ALWAYS_INLINE void tile(float *y, ptrdiff_t plane, const band *bd,
   vec acc[MR][NVMAX];
   NN_UNROLL for (int i = 0; i < mr; i++)
     NN_UNROLL for (int q = 0; q < nv; q++)
-      acc[i][q] = bd->ci0 > 0      ? vload(part + (i * NV + q) * VLEN)
-                  : bias != NULL ? vload(bias + q * VLEN)
-                                 : vzero();
-  const float *x0 = bd->rows + (ptrdiff_t)ox0 * sw;
-  for (int ci = bd->ci0; ci < bd->ci1; ci++) {
-    const float *xc = x0 + (ptrdiff_t)ci * bd->chan_stride;
-    if (bd->pf != NULL) {
-      _mm_prefetch(bd->pf + 128 * (ci - bd->ci0), _MM_HINT_T1);
-      _mm_prefetch(bd->pf + 128 * (ci - bd->ci0) + 64, _MM_HINT_T1);
+      acc[i][q] = bias != NULL ? vload(bias + q * VLEN) : vzero();
+  // Pointers that step, so that the loops keep few integers live: gcc
+  // otherwise parks one in a vector register and spills an accumulator.
+  const float *xc = bd->rows + (ptrdiff_t)ox0 * sw, *wc = block + bd->t0 * width;
+  const int *tap0 = bd->tap_off + bd->t0, *tap1 = bd->tap_off + bd->t1;
+  const char *pf = bd->pf;
+  ptrdiff_t w_stride = (ptrdiff_t)bd->taps * width;
+  for (int ci = 0; ci < bd->c; ci++, xc += bd->chan_stride, wc += w_stride) {
+    if (pf != NULL) {
+      _mm_prefetch(pf, _MM_HINT_T1);
+      _mm_prefetch(pf + 64, _MM_HINT_T1);
+      pf += 128;
     }
-    const float *wc = block + (ptrdiff_t)ci * bd->taps * width;
-    NN_NO_UNROLL for (int t = bd->t0; t < bd->t1; t++) {
-      const float *xt = xc + bd->tap_off[t];
-      const float *wt = wc + t * width;
+    const float *wt = wc;
+    NN_NO_UNROLL for (const int *tap = tap0; tap < tap1; tap++, wt += width) {
+      const float *xt = xc + *tap;
       vec wv[NVMAX];
       NN_UNROLL for (int q = 0; q < nv; q++)
         wv[q] = vload(wt + q * VLEN);
@@ -293,12 +286,6 @@ static NN_ALWAYS_INLINE void tile(float *y, ptrdiff_t plane, const band *bd,
           acc[i][q] = vmuladd(in, wv[q], acc[i][q]);
       }
     }
-  }
-  if (bd->ci1 < bd->c) {
-    NN_UNROLL for (int i = 0; i < mr; i++)
-      NN_UNROLL for (int q = 0; q < nv; q++)
-        vstore(part + (i * NV + q) * VLEN, acc[i][q]);
-    return;
   }
   if (r == NULL) // else after adding r
     NN_UNROLL for (int i = 0; i < mr; i++)
@@ -333,10 +320,10 @@ static NN_ALWAYS_INLINE void tile(float *y, ptrdiff_t plane, const band *bd,
 // tile() with constants for its pixels, the block's width (32 or 16) and
 // the stride (1 or 2).
 static void tile_any(float *y, ptrdiff_t plane, const band *bd, const float *block, int ox0,
-                     const float *bias, const float *r, float lo, float hi, float *part, int mr,
+                     const float *bias, const float *r, float lo, float hi, int mr,
                      int width)
 {
-#define NN_TILE_ARGS y, plane, bd, block, ox0, bias, r, lo, hi, part
+#define NN_TILE_ARGS y, plane, bd, block, ox0, bias, r, lo, hi
   // Cases past MR (AVX2, SSE) never run; their pixels are clamped to MR
   // all the same, so that no tile is compiled with more accumulators.
 #define NN_TILE(n)                                                                         \
@@ -388,10 +375,7 @@ static void fill_slot(float *ring, int row_len, const float *x, int iy, const nn
 }
 
 // Output channels o0.. (width of them, 16 or 32) of output row oy, tile
-// by tile, over the ring as bd leaves it; clamped to [lo, hi]. Where a
-// block's weights outgrow L1, a row of several tiles takes the input
-// channels a chunk at a time, so that the chunk's weights serve all the
-// tiles from L1.
+// by tile, over the ring as bd leaves it; clamped to [lo, hi].
 static void row_of_block(float *y, band *bd, const float *block, int o0, int width,
                          const float *b, const float *r, float lo, float hi, int oy,
                          int last_block, const nn_conv_params *p)
@@ -399,34 +383,21 @@ static void row_of_block(float *y, band *bd, const float *block, int o0, int wid
   ptrdiff_t plane = (ptrdiff_t)p->oh * p->ow, at = o0 * plane + (ptrdiff_t)oy * p->ow;
   float *yrow = y + at;
   const float *rrow = r != NULL ? r + at : NULL;
-  int tiles = (p->ow + MR - 1) / MR, tap_floats = bd->taps * width;
-  int chunk = tiles > 1 && (long)p->c * tap_floats > 2 * NN_CONV_PACKED_CHUNK_FLOATS
-                  ? NN_CONV_PACKED_CHUNK_FLOATS / tap_floats
-                  : p->c;
-  if (chunk < 1)
-    chunk = 1;
-  float part[TILE_GROUP][MR * TILE_CH]; // sums of the channels before the chunk
+  int tiles = (p->ow + MR - 1) / MR;
+  long step = 128L * p->c; // a tile's part of the next group's weights
   for (int c = 0; c < width; c += TILE_CH)
-    for (int g = 0; g < tiles; g += TILE_GROUP)
-      for (int ci = 0; ci < p->c; ci += chunk) {
-        bd->ci0 = ci, bd->ci1 = p->c - ci < chunk ? p->c : ci + chunk;
-        for (int i = g; i < tiles && i < g + TILE_GROUP; i++) {
-          // Tiles of equal width (to one pixel): 28 pixels are two of 14.
-          int ox0 = (int)((long)p->ow * i / tiles), ox1 = (int)((long)p->ow * (i + 1) / tiles);
-          if (last_block)
-            prefetch_ahead(&bd->ahead, bd->per_channel * (bd->ci1 - bd->ci0));
-          if (ci == 0)
-            prefetch_tile_out(yrow + c * plane + ox0, rrow != NULL ? rrow + c * plane + ox0 : NULL,
-                              plane, width - c < TILE_CH ? width - c : TILE_CH, ox1 - ox0);
-          tile_any(yrow + c * plane + ox0, plane, bd, block + c, ox0,
-                   b != NULL ? b + o0 + c : NULL, rrow != NULL ? rrow + c * plane + ox0 : NULL,
-                   lo, hi, part[i - g], ox1 - ox0, width);
-          // The next tile's part of the next group (at most 128*c bytes).
-          long step = 128L * (bd->ci1 - bd->ci0);
-          if (bd->pf != NULL)
-            bd->pf = bd->pf_end - bd->pf >= step + 128L * p->c ? bd->pf + step : NULL;
-        }
-      }
+    for (int i = 0; i < tiles; i++) {
+      // Tiles of equal width (to one pixel): 28 pixels are two of 14.
+      int ox0 = (int)((long)p->ow * i / tiles), ox1 = (int)((long)p->ow * (i + 1) / tiles);
+      if (last_block)
+        prefetch_ahead(&bd->ahead, bd->per_channel * p->c);
+      prefetch_tile_out(yrow + c * plane + ox0, rrow != NULL ? rrow + c * plane + ox0 : NULL,
+                        plane, width - c < TILE_CH ? width - c : TILE_CH, ox1 - ox0);
+      tile_any(yrow + c * plane + ox0, plane, bd, block + c, ox0, b != NULL ? b + o0 + c : NULL,
+               rrow != NULL ? rrow + c * plane + ox0 : NULL, lo, hi, ox1 - ox0, width);
+      if (bd->pf != NULL)
+        bd->pf = bd->pf_end - bd->pf >= 2 * step ? bd->pf + step : NULL;
+    }
 }
 
 // Sets bd's rows ahead to the input rows from `next` on that output row
@@ -457,7 +428,7 @@ static NN_NOINLINE void blocks_direct(float *y, const float *x, const float *wp,
   float ring[NN_CONV_PACKED_FLOATS];
   int offs[MAX_TAPS];
   int k = p->c * p->kh * p->kw;
-  band bd = {ring, p->kh * row_len, p->stride_w, 0, 0, offs, p->c, p->kh * p->kw, 0, 0,
+  band bd = {ring, p->kh * row_len, p->stride_w, 0, 0, offs, p->c, p->kh * p->kw,
              pf != NULL && pf_floats * (long)sizeof(float) >= 128L * p->c ? (const char *)pf
                                                                           : NULL,
              pf != NULL ? (const char *)(pf + pf_floats) : NULL,

@@ -469,8 +469,8 @@ static void check_packed(const nn_conv_params *p, int with_bias, int with_residu
 // (two tiles of 8 on AVX-512), 15 at stride 2, 20 with a 5x5 kernel and
 // uneven padding (rows whose taps start or end outside x), a 1x3 kernel;
 // ReLU in registers, LeakyReLU after; no bias; padding so wide that whole
-// output rows read no input; rows of many tiles that take the input
-// channels a chunk at a time. Engine fallback: m = 40 (a block of 8),
+// output rows read no input; rows of many tiles over many input
+// channels. Engine fallback: m = 40 (a block of 8),
 // dilation 2, and a ring past NN_CONV_PACKED_FLOATS.
 static void test_conv_packed_matches_reference(void **state)
 {
@@ -499,8 +499,8 @@ static void test_conv_packed_matches_reference(void **state)
   check_packed(&p, 1, 0);
   p = make(1, 64, 3, 80, 32, 3, 3, 1, 1, 1, 0, 0, 0, 0); // ring 64*3*80 floats
   check_packed(&p, 1, 0);
-  // Rows of 6 (AVX-512) or 14 (AVX2) tiles, 40 channels in chunks of 14,
-  // 14 and 12 for the 32-wide block; the 16-wide block takes them at once.
+  // Rows of 6 (AVX-512) or 14 (AVX2) tiles, 40 input channels, a 32-wide
+  // block and a 16-wide one.
   p = make(1, 40, 4, 80, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1);
   p.act = NN_ACT_RELU;
   check_packed(&p, 1, 0);
