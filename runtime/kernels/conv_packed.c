@@ -347,7 +347,8 @@ static void tile_any(float *y, ptrdiff_t plane, const band *bd, const float *blo
 #undef NN_TILE_ARGS
 }
 
-// Copies input row iy of every channel into its ring slot, padded.
+// Copies input row iy of every channel into its ring slot, between the
+// slot's padding (zeros that the ring got once: see blocks_direct).
 static void fill_slot(float *ring, int row_len, const float *x, int iy, const nn_conv_params *p)
 {
   int left = p->pad_l < row_len ? p->pad_l : row_len;
@@ -357,19 +358,13 @@ static void fill_slot(float *ring, int row_len, const float *x, int iy, const nn
     const float *src = x + ((ptrdiff_t)ci * p->h + iy) * p->w;
 #if defined(NN_GEMM_AVX512)
     // A few masked moves per row (rows are short, and there are c of them).
-    for (int j = 0; j < row_len; j += 16) // zeros first: the padding
-      _mm512_mask_storeu_ps(dst + j, lanes(row_len - j), _mm512_setzero_ps());
     for (int j = 0; j < n; j += 16) {
       __mmask16 m = lanes(n - j);
       _mm512_mask_storeu_ps(dst + left + j, m, _mm512_maskz_loadu_ps(m, src + j));
     }
 #else
-    for (int j = 0; j < left; j++)
-      dst[j] = 0.0f;
     for (int j = 0; j < n; j++)
       dst[left + j] = src[j];
-    for (int j = left + n; j < row_len; j++)
-      dst[j] = 0.0f;
 #endif
   }
 }
@@ -438,6 +433,9 @@ static NN_NOINLINE void blocks_direct(float *y, const float *x, const float *wp,
     lo = 0.0f;
   else if (p->act == NN_ACT_CLIP)
     lo = p->act_alpha, hi = p->act_beta;
+  // Every slot's padding columns stay zero: rows are copied between them.
+  for (long i = 0; i < (long)p->c * p->kh * row_len; i++)
+    ring[i] = 0.0f;
   int next = 0; // first input row not in the ring yet
   for (int oy = 0; oy < p->oh; oy++) {
     int iy0 = oy * p->stride_h - p->pad_t; // input row of tap row u = 0
