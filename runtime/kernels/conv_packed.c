@@ -34,7 +34,8 @@
  * vector unit the runtime knows) take the engine path below.
  *
  * The compiler packs only what this path takes (nn_conv_packs()), and only
- * for x86-64 (--target x86-64); other shapes, a ring larger than
+ * for x86-64 (--target x86-64); AVX-512 builds hand rows of 5 to 7 pixels
+ * to conv_small.c, which suits them better; other shapes, a ring larger than
  * NN_CONV_PACKED_FLOATS in a build that lowers it, and portable builds run
  * one engine product per block with the packed weights as a strided A:
  * correct, but several times slower than nn_conv_forward (8x in a
@@ -49,6 +50,8 @@
 #include "gemm_engine.h"
 #include "im2col.h"
 #include "vec.h"
+#include "conv_turn.h"
+#include "conv_small.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -97,11 +100,13 @@ static int direct_fits(const nn_conv_params *p)
 }
 
 // Packing pays where the direct path is faster than the engine on plain
-// weights: kernels larger than 1x1, rows of a whole AVX-512 tile (7 pixels
-// is half a tile, and an AVX2 tile and a half: slower than the engine).
+// weights: kernels larger than 1x1, rows of a whole AVX-512 tile, and the
+// short rows that conv_small.c takes on AVX-512 (elsewhere the direct
+// path's tiles take them, within 10% of the engine: 7 pixels are half an
+// AVX-512 tile here, an AVX2 tile and a half).
 int nn_conv_packs(const nn_conv_params *p)
 {
-  return direct_fits(p) && p->kh * p->kw > 1 && p->ow >= 14;
+  return p->kh * p->kw > 1 && direct_fits(p) && (p->ow >= 14 || nn_conv_small_fits(p));
 }
 
 // Block o0 holds output channels o0.. (width min(32, m - o0)), tap-major:
@@ -195,56 +200,6 @@ static void prefetch_tile_out(const float *y, const float *r, ptrdiff_t plane, i
     }
   }
 }
-
-#if defined(NN_GEMM_AVX512)
-enum { LANES = 16 };
-
-// The first n (or all 16) lanes.
-static inline __mmask16 lanes(int n)
-{
-  return n >= LANES ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-}
-
-// Stores 16 vectors, vector i holding channels 0..15 of pixel i, as
-// channel rows: y[j*plane + i] = v[i][j] for the pixels i in the mask, or
-// with r (y's layout) clamp(v[i][j] + r[j*plane + i]) to [lo, hi]. An
-// in-register 16x16 transpose: pairs of rows interleaved, then quads,
-// then 128-bit lanes across four and four vectors.
-static NN_ALWAYS_INLINE void store_turned(float *y, ptrdiff_t plane, const __m512 v[LANES],
-                                          __mmask16 pixels, const float *r, float lo, float hi)
-{
-  __m512 t[LANES], u[LANES];
-  NN_UNROLL for (int i = 0; i < LANES; i += 2) {
-    t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
-  }
-  // u[4i + k], 128-bit lane L: channel 4L + k of pixels 4i..4i+3.
-  NN_UNROLL for (int i = 0; i < LANES; i += 4) {
-    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  NN_UNROLL for (int k = 0; k < 4; k++) {
-    __m512 ab_lo = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x44);
-    __m512 ab_hi = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xEE);
-    __m512 cd_lo = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x44);
-    __m512 cd_hi = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xEE);
-    __m512 row[4] = {_mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88),
-                     _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xDD),
-                     _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88),
-                     _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xDD)};
-    NN_UNROLL for (int l = 0; l < 4; l++) {
-      ptrdiff_t at = (4 * l + k) * plane;
-      if (r != NULL)
-        row[l] = vclamp(vsplat(lo), vsplat(hi),
-                        _mm512_add_ps(row[l], _mm512_maskz_loadu_ps(pixels, r + at)));
-      _mm512_mask_storeu_ps(y + at, pixels, row[l]);
-    }
-  }
-}
-
-#endif
 
 // y(nv*VLEN, mr) at y + j*plane + r = clamp(bias + products) for pixels
 // ox0.. of the current output row and the channels of the block at
@@ -493,6 +448,13 @@ void nn_conv_packed_forward(float *restrict y, const float *restrict x, const fl
   (void)next, (void)next_floats; // the engine path prefetches nothing
 #endif
   for (int img = 0; img < p->n; img++) {
+#if defined(NN_GEMM_AVX512)
+    if (nn_conv_small_fits(p)) {
+      nn_conv_small_image(y + img * out_image, x + img * in_image, wp, b,
+                          r != NULL ? r + img * out_image : NULL, p);
+      continue;
+    }
+#endif
 #if DIRECT
     if (direct) {
       // The next image starts with this one's first blocks, the last image

@@ -427,7 +427,17 @@ static void test_conv_packs_only_what_the_direct_path_takes(void **state)
   q = make(1, 3, 224, 224, 64, 7, 7, 1, 2, 1, 3, 3, 3, 3);
   assert_true(nn_conv_packs(&q)); // a first layer
   q = make(1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
-  assert_false(nn_conv_packs(&q)); // rows of 7
+  assert_true(nn_conv_packs(&q)); // rows of 7: conv_small.c on AVX-512
+  q = make(1, 256, 14, 14, 512, 3, 3, 1, 2, 1, 1, 1, 1, 1);
+  assert_true(nn_conv_packs(&q)); // the same at stride 2
+  q = make(1, 512, 4, 4, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  assert_false(nn_conv_packs(&q)); // rows of 4: the engine
+  q = make(1, 256, 8, 8, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  assert_false(nn_conv_packs(&q)); // rows of 8: the engine
+  q = make(1, 64, 20, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  assert_false(nn_conv_packs(&q)); // 140 pixels: more than conv_small.c holds
+  q = make(1, 1024, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  assert_false(nn_conv_packs(&q)); // a ring past what non-AVX-512 builds hold
   q = make(1, 512, 28, 28, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
   assert_false(nn_conv_packs(&q)); // ring of 512*3*30 floats
 }
@@ -507,6 +517,40 @@ static void test_conv_packed_matches_reference(void **state)
   check_packed(&p, 1, 1); // plus a residual, before the ReLU
 }
 
+// Rows of 5 to 7 pixels (conv_small.c on AVX-512, the direct path's tiles
+// elsewhere): input channels in several chunks (40 and 36 of 3x3, 12 of
+// 5x5), blocks of 64, 48 (32 + 16), 32 and 16 channels, stride 2, uneven
+// padding, rows whose taps are all outside x (bias alone), a 1x3 kernel,
+// two images; ReLU, Clip and LeakyReLU; with and without bias and r.
+static void test_conv_packed_short_rows_match_reference(void **state)
+{
+  (void)state;
+  const struct {
+    nn_conv_params p;
+    nn_act act;
+    float alpha, beta;
+    int bias, residual;
+  } cases[] = {
+      {make(1, 40, 7, 7, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1), NN_ACT_RELU, 0, 0, 1, 0},
+      {make(1, 40, 7, 7, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1), NN_ACT_RELU, 0, 0, 1, 1},
+      {make(1, 36, 14, 14, 48, 3, 3, 1, 2, 1, 1, 1, 1, 1), NN_ACT_CLIP, -0.25f, 0.5f, 0, 1},
+      {make(1, 36, 14, 14, 48, 3, 3, 1, 2, 1, 1, 1, 1, 1), NN_ACT_CLIP, -0.25f, 0.5f, 1, 0},
+      {make(1, 12, 6, 6, 32, 5, 5, 1, 1, 1, 2, 1, 1, 2), NN_ACT_NONE, 0, 0, 1, 0},
+      {make(2, 8, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), NN_ACT_LEAKY_RELU, 0.125f, 0, 1, 1},
+      // Rows of bias alone; a 1x3 kernel; 5x5 out of 7x7 with no padding.
+      {make(1, 8, 2, 7, 32, 3, 3, 1, 1, 1, 4, 1, 4, 1), NN_ACT_NONE, 0, 0, 1, 0},
+      {make(1, 16, 9, 7, 48, 1, 3, 1, 1, 1, 0, 1, 0, 1), NN_ACT_NONE, 0, 0, 1, 1},
+      {make(1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 0, 0, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    nn_conv_params p = cases[i].p;
+    p.act = cases[i].act;
+    p.act_alpha = cases[i].alpha;
+    p.act_beta = cases[i].beta;
+    check_packed(&p, cases[i].bias, cases[i].residual);
+  }
+}
+
 // A residual r added before the activation: in registers (ReLU, Clip),
 // before the activation after (LeakyReLU), without bias, with two images,
 // rows of bias alone, and through the engine fallback (m = 40).
@@ -553,6 +597,7 @@ int main(void)
       cmocka_unit_test(test_conv_pack_weights_hand_checked),
       cmocka_unit_test(test_conv_packs_only_what_the_direct_path_takes),
       cmocka_unit_test(test_conv_packed_matches_reference),
+      cmocka_unit_test(test_conv_packed_short_rows_match_reference),
       cmocka_unit_test(test_conv_packed_adds_residual_before_activation),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
