@@ -335,31 +335,39 @@ static void test_conv_few_input_channels_by_row_bands_match_reference(void **sta
 }
 
 // 9 to 16 output channels, unpadded at stride 1 or padded into the small
-// copy: with AVX-512 the channels go across vector lanes (conv_lanes.c), 8
-// wide pixels a block, the last block overlapping; kernel rows of 3, 5 and
-// 7 adjacent taps share their broadcasts, other kernels go tap by tap.
+// copy: with AVX-512 the channels go across vector lanes (conv_lanes.c),
+// a block a row for rows of 8 to 12 (16 channels turned in registers,
+// fewer stored one by one), else 8 wide pixels a block, the last block
+// overlapping; kernel rows of 3, 5 and 7 adjacent taps share their
+// broadcasts, other kernels go tap by tap.
 static void test_conv_few_channels_across_lanes_match_reference(void **state)
 {
   (void)state;
-  nn_conv_params lenet = make(2, 6, 14, 14, 16, 5, 5, 1, 1, 1, 0, 0, 0, 0);
-  lenet.act = NN_ACT_RELU;
-  check_against_reference(&lenet, 1);
-  nn_conv_params nine = make(1, 3, 6, 9, 9, 3, 3, 1, 1, 1, 0, 0, 0, 0); // 4 x 7 out, wide 22
-  check_against_reference(&nine, 0);
-  nn_conv_params seven = make(1, 2, 11, 12, 13, 7, 7, 1, 1, 1, 0, 0, 0, 0);
-  check_against_reference(&seven, 1);
-  nn_conv_params dilated = make(1, 4, 10, 10, 12, 3, 3, 1, 1, 2, 0, 0, 0, 0);
-  check_against_reference(&dilated, 1);
-  nn_conv_params column = make(1, 5, 8, 6, 15, 3, 1, 1, 1, 1, 0, 0, 0, 0);
-  check_against_reference(&column, 1);
-  nn_conv_params padded = make(2, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
-  padded.act = NN_ACT_LEAKY_RELU;
-  padded.act_alpha = 0.1f;
-  check_against_reference(&padded, 1);
-  nn_conv_params tiny = make(1, 2, 3, 4, 10, 3, 3, 1, 1, 1, 0, 0, 0, 0); // wide 2: engine
-  check_against_reference(&tiny, 1);
-  nn_conv_params deep = make(1, 28, 5, 5, 16, 3, 3, 1, 1, 1, 0, 0, 0, 0); // K 252
-  check_against_reference(&deep, 1);
+  const struct {
+    nn_conv_params p;
+    nn_act act;
+    int with_bias;
+  } cases[] = {
+      {make(2, 6, 14, 14, 16, 5, 5, 1, 1, 1, 0, 0, 0, 0), NN_ACT_RELU, 1}, // LeNet-5
+      {make(1, 3, 6, 9, 9, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 0},    // 4 x 7 out, wide 22
+      {make(1, 2, 11, 12, 13, 7, 7, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},
+      {make(1, 4, 10, 10, 12, 3, 3, 1, 1, 2, 0, 0, 0, 0), NN_ACT_NONE, 1}, // dilated
+      {make(1, 5, 8, 6, 15, 3, 1, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},   // a column
+      {make(2, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), NN_ACT_LEAKY_RELU, 1}, // padded
+      {make(1, 2, 3, 4, 10, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},   // wide 2: engine
+      {make(1, 28, 5, 5, 16, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},  // K 252
+      // Rows of 9 (12 channels), 12 (7x7 kernel), 11 (2x2), 8 (dilated).
+      {make(1, 3, 7, 11, 12, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},
+      {make(2, 2, 9, 18, 16, 7, 7, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},
+      {make(1, 4, 6, 12, 16, 2, 2, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 0},
+      {make(1, 3, 8, 12, 14, 3, 3, 1, 1, 2, 0, 0, 0, 0), NN_ACT_NONE, 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    nn_conv_params p = cases[i].p;
+    p.act = cases[i].act;
+    p.act_alpha = 0.1f;
+    check_against_reference(&p, cases[i].with_bias);
+  }
 }
 
 static void test_conv_1x1_hand_computed(void **state)
