@@ -183,7 +183,8 @@ void nn_conv_forward(float *y, const float *x, const float *w, const float *b,
 int nn_conv_packs(const nn_conv_params *p);
 void nn_conv_pack_weights(float *wp, const float *w, const nn_conv_params *p);
 /* y = act(conv(x) + b + r): r (n, m, oh, ow) is a tensor added before the
- * activation (a residual connection), or NULL. next: the packed weights
+ * activation (a residual connection), or NULL; y overlaps neither x nor r
+ * (conv_small.c keeps partial sums in y). next: the packed weights
  * of the convolution that runs next (next_floats of them), or NULL: the
  * last blocks prefetch their start into L2, a hint that changes no result. */
 void nn_conv_packed_forward(float *y, const float *x, const float *wp, const float *b,

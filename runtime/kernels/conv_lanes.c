@@ -34,8 +34,6 @@
 #include "vec.h"
 #include "conv_turn.h"
 
-#include <math.h>
-
 enum {
   BLOCK = 8,    // wide pixels in registers: BLOCK accumulators and one weight vector
   ROW_MAX = 12, // rows of 8 to 12 pixels are blocks of their own

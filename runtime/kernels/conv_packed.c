@@ -53,7 +53,6 @@
 #include "conv_turn.h"
 #include "conv_small.h"
 
-#include <math.h>
 #include <stdint.h>
 
 // Floats of stack for the ring of padded input rows (56 KB):
@@ -383,11 +382,8 @@ static NN_NOINLINE void blocks_direct(float *y, const float *x, const float *wp,
                                                                           : NULL,
              pf != NULL ? (const char *)(pf + pf_floats) : NULL,
              {NULL, 0, 0, 0, 0, 0}, 0};
-  float lo = -INFINITY, hi = INFINITY; // none; other activations: image_direct
-  if (p->act == NN_ACT_RELU)
-    lo = 0.0f;
-  else if (p->act == NN_ACT_CLIP)
-    lo = p->act_alpha, hi = p->act_beta;
+  float lo, hi;
+  act_as_clamp(p, &lo, &hi); // other activations: image_direct, after
   // Every slot's padding columns stay zero: rows are copied between them.
   for (long i = 0; i < (long)p->c * p->kh * row_len; i++)
     ring[i] = 0.0f;
@@ -430,7 +426,8 @@ static void image_direct(float *y, const float *x, const float *wp, const float 
     else
       blocks_direct(y, x, wp, b, r, o0, o1, then, then_floats, row_len, p);
   }
-  if (p->act != NN_ACT_NONE && p->act != NN_ACT_RELU && p->act != NN_ACT_CLIP)
+  float lo, hi;
+  if (!act_as_clamp(p, &lo, &hi))
     nn_act_forward(y, y, (ptrdiff_t)p->m * p->oh * p->ow, p->act, p->act_alpha, p->act_beta);
 }
 

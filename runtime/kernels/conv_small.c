@@ -37,8 +37,6 @@
 #include "vec.h"
 #include "conv_turn.h"
 
-#include <math.h>
-
 // Floats of stack for a chunk of zero-padded input channels (32 KB).
 #ifndef NN_CONV_SMALL_FLOATS
 #define NN_CONV_SMALL_FLOATS 8192
@@ -241,11 +239,8 @@ void nn_conv_small_image(float *restrict y, const float *restrict x, const float
   int taps = p->kh * p->kw, row_len = (p->ow - 1) * p->stride_w + p->kw;
   int rows = (p->oh - 1) * p->stride_h + p->kh, iy0 = -p->pad_t;
   ptrdiff_t k = (ptrdiff_t)p->c * taps, plane = (ptrdiff_t)p->oh * p->ow;
-  float lo = -INFINITY, hi = INFINITY; // none; other activations: after
-  if (p->act == NN_ACT_RELU)
-    lo = 0.0f;
-  else if (p->act == NN_ACT_CLIP)
-    lo = p->act_alpha, hi = p->act_beta;
+  float lo, hi;
+  int clamped = act_as_clamp(p, &lo, &hi);
   for (int i = 0; i < NN_CONV_SMALL_FLOATS; i++)
     buf[i] = 0.0f; // the padding columns stay zero: rows are copied between them
   int per_chunk = TAPS_PER_CHUNK / taps > 0 ? TAPS_PER_CHUNK / taps : 1;
@@ -264,7 +259,8 @@ void nn_conv_small_image(float *restrict y, const float *restrict x, const float
       long slice = o2 > 0 || c2 < p->c ? (long)(o2 > 0 ? ck.channels : next) * taps * PACK : 0;
       long per_tile = (long)ck.channels * p->oh;
       ck.lines = (int)((slice * (long)sizeof(float) / 64 + per_tile - 1) / per_tile);
-      uintptr_t pf_a = (uintptr_t)(wp + o2 * k + (ptrdiff_t)c3 * taps * PACK);
+      // (an address only: past the last block's end when nothing is next)
+      uintptr_t pf_a = (uintptr_t)wp + sizeof(float) * (uintptr_t)(o2 * k + (ptrdiff_t)c3 * taps * PACK);
       // Partial sums wait in y, in the block's place, (pixel, channel);
       // the last chunk reads them from the stack, as it stores y turned.
       float *part = y + o0 * plane;
@@ -275,7 +271,7 @@ void nn_conv_small_image(float *restrict y, const float *restrict x, const float
       block_of_chunk(y, last ? last_part : part, &ck, wp, b, r, o0, c0, first, last, pf_a, p);
     }
   }
-  if (p->act != NN_ACT_NONE && p->act != NN_ACT_RELU && p->act != NN_ACT_CLIP)
+  if (!clamped)
     nn_act_forward(y, y, (ptrdiff_t)p->m * plane, p->act, p->act_alpha, p->act_beta);
 }
 

@@ -1,8 +1,9 @@
 /*
- * conv_turn.h - tiles of (pixel, channel) vectors stored as (channel,
- * pixel) rows: the way out of the packed convolutions' tiles, which hold
- * output channels across their vector lanes (conv_packed.c, conv_small.c).
- * Internal to the runtime; AVX-512 only (other builds turn through memory).
+ * conv_turn.h - the way out of the convolution tiles that hold output
+ * channels across their vector lanes (conv_packed.c, conv_small.c,
+ * conv_lanes.c): the activation as a clamp applied in registers, and, on
+ * AVX-512, tiles of (pixel, channel) vectors stored as (channel, pixel)
+ * rows (other builds turn through memory). Internal to the runtime.
  *
  * Include after vec.h; defines static helpers, so only .c files include it.
  */
@@ -10,6 +11,21 @@
 #define NN_CONV_TURN_H
 
 #include "vec.h"
+
+#include <math.h>
+
+// The activation of p as the clamp [lo, hi] a tile applies in registers:
+// ReLU and Clip, none as [-inf, inf]; returns 0 for the others, which the
+// caller applies over y afterwards (with [-inf, inf] in the tiles).
+static inline int act_as_clamp(const nn_conv_params *p, float *lo, float *hi)
+{
+  *lo = -INFINITY, *hi = INFINITY;
+  if (p->act == NN_ACT_RELU)
+    *lo = 0.0f;
+  else if (p->act == NN_ACT_CLIP)
+    *lo = p->act_alpha, *hi = p->act_beta;
+  return p->act == NN_ACT_NONE || p->act == NN_ACT_RELU || p->act == NN_ACT_CLIP;
+}
 
 #if defined(NN_GEMM_AVX512)
 enum { LANES = 16 };
