@@ -261,6 +261,8 @@ def classify(kernel, f):
     if kernel is None:
         return "(no call)"
     label = kernel[3:].replace("_forward", "").replace("_", " ")
+    if kernel == "nn_gemm_packed_forward":  # gemm.c: B packed in panels at compile time
+        return "gemm (B in panels)"
     if kernel == "nn_conv_packed_forward":  # conv_packed.c: weights packed at compile time
         return "conv %dx%d (packed, channels across lanes)" % (f["kh"], f["kw"])
     if kernel.startswith("nn_conv_"):
@@ -309,7 +311,7 @@ def layers(src, func="run"):
         macs = 0
         if kernel in ("nn_conv_forward", "nn_conv_packed_forward"):
             macs = f["n"] * f["m"] * f["oh"] * f["ow"] * (f["c"] // f["group"]) * f["kh"] * f["kw"]
-        elif kernel == "nn_gemm_forward":
+        elif kernel in ("nn_gemm_forward", "nn_gemm_packed_forward"):
             macs = f["m"] * f["n"] * f["k"]
         label = classify(kernel, f)
         if m.group(1).startswith("update"):
@@ -338,6 +340,10 @@ def fmt_macs(n):
 
 def fmt_ratio(x):
     return "%.2f" % x if x >= 0.1 else "%.4f" % x
+
+
+def fmt_bytes(b):
+    return "%.0f KB" % (b / 1e3) if b < 1e6 else "%.1f MB" % (b / 1e6)
 
 
 def fmt_mb(b):
@@ -455,11 +461,13 @@ def main(out, quick=False, only=None):
 
     # 3. The core's clock and FMA rate, now and again at the end; the higher counts
     # (the boost clock drops while the other core is busy).
-    def measure_peak():
-        o = sh([peak_exe])
+    # At the end also the read bandwidth of each batch-1 Gemm's weight bytes, warm.
+    def measure_peak(read_sizes=()):
+        o = sh([peak_exe] + [str(b) for b in read_sizes])
         return (float(re.search(r"clock_ghz (\S+)", o).group(1)),
                 float(re.search(r"fma_gflops (\S+)", o).group(1)),
-                int(re.search(r"fma_gflops \S+ (\d+)", o).group(1)))
+                int(re.search(r"fma_gflops \S+ (\d+)", o).group(1)),
+                {int(b): float(g) for b, g in re.findall(r"read_gbs (\d+) (\S+)", o)})
     peak_samples = [measure_peak()]
 
     # 4. ONNX Runtime's memory baseline: node with the binding loaded, no session.
@@ -532,7 +540,9 @@ def main(out, quick=False, only=None):
                                   "train", round_small, 7)
         train[m] = t
 
-    peak_samples.append(measure_peak())
+    gemv_bytes = sorted({b for r in rows.values() if "layers" in r
+                         for b in [gemv_weight_bytes(r["layers"])] if b})
+    peak_samples.append(measure_peak(gemv_bytes))
     ghz = max(p[0] for p in peak_samples)
     fma_gflops = max(p[1] for p in peak_samples)
     width = peak_samples[0][2]
@@ -540,7 +550,8 @@ def main(out, quick=False, only=None):
     peak_gflops = max(width * 2 * 2 * ghz, fma_gflops)
     t_end = time.perf_counter()
     report = render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes,
-                    dict(ghz=ghz, fma=fma_gflops, width=width, peak=peak_gflops),
+                    dict(ghz=ghz, fma=fma_gflops, width=width, peak=peak_gflops,
+                         read=peak_samples[-1][3]),
                     ort_base, dict(build=t_built - t_start, measure=t_end - t_built, out=out),
                     quick)
     print(report)
@@ -595,15 +606,15 @@ def render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes, peak, 
     L.append("| model | largest Conv: time, GFLOP/s, % of peak | largest Gemm: time, GFLOP/s, % of peak "
              "| kernels by share of time (-O3 native, per-layer profile) |")
     L.append("|---|---|---|---|")
-    eff = {}
+    eff, bounds = {}, {}
     for m, r in rows.items():
         if m == "add":
             continue
-        cells = largest_layers(r["layers"], peak["peak"], eff, m)
+        cells = largest_layers(r["layers"], peak, eff, m, bounds)
         L.append("| %s | %s | %s |" % (TITLE[m], " | ".join(cells), top_kernels(r["layers"], 4)))
     for m, t in train.items():
         if "layers" in t:  # forward layers at the training batch; not counted in the target
-            cells = largest_layers(t["layers"], peak["peak"], {}, m)
+            cells = largest_layers(t["layers"], peak, {}, m)
             L.append("| %s train step (batch %d) | %s | %s |" % (
                 TITLE[m], TRAIN_BATCH, " | ".join(cells), top_kernels(t["layers"], 5)))
     L.append("")
@@ -624,7 +635,10 @@ def render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes, peak, 
                    all(rows[m]["ratio_O3n"] <= limit for m in have))
     if eff:
         target("largest Conv and Gemm layers >= 50%% of one core's peak (%.0f GFLOP/s)" % peak["peak"],
-               ", ".join("%s %s %.0f%%" % (TITLE[m], k, v) for (m, k), v in eff.items()),
+               ", ".join("%s %s %.0f%%%s" % (TITLE[m], k, v, " (a read of its weights bounds it "
+                                                         "at %.0f%%)" % bounds[m]
+                                                 if k == "gemm" and m in bounds else "")
+                         for (m, k), v in eff.items()),
                all(v >= 50 for v in eff.values()))
     if train:
         done = [m for m in train if "c" in train[m]]
@@ -665,22 +679,45 @@ def render(rows, train, have_train, compile_onnxcc, compile_gcc, c_bytes, peak, 
     return "\n".join(L) + "\n"
 
 
-def largest_layers(lay, peak_gflops, eff, model):
+def largest_layer(lay, kind):
+    """The key of a profile's forward layer of kind "conv" or "gemm" with the most
+    MACs, or None."""
+    cand = [(v[0][2], k) for k, v in lay.items() if v[0][1].startswith(kind) and v[0][2]]
+    return max(cand)[1] if cand else None
+
+
+def gemv_weight_bytes(lay):
+    """Bytes of B of a profile's largest Gemm when it has one row (a matrix-vector
+    product, bound by reading them), else None."""
+    k = largest_layer(lay, "gemm")
+    f = lay[k][0][3] if k is not None else {}
+    return 4 * f["n"] * f["k"] if f.get("m") == 1 else None
+
+
+def largest_layers(lay, peak, eff, model, bounds=None):
     """Cells for the largest forward Conv and Gemm of a profile: time, GFLOP/s, % of
-    peak (also stored in eff[(model, kind)])."""
+    peak (also stored in eff[(model, kind)]). A Gemm of one row also gets the rate at
+    which it read its weights, and the bound that a bare read of as many warm bytes
+    sets (2 flops per 4 bytes), from peak["read"] (% of peak in bounds[model])."""
     cells = []
     for kind in ("conv", "gemm"):
-        cand = [(v[0][2], k) for k, v in lay.items() if v[0][1].startswith(kind) and v[0][2]]
-        if not cand:
+        k = largest_layer(lay, kind)
+        if k is None:
             cells.append("none")
             continue
-        macs, k = max(cand)
-        (name, label, _, f), ns = lay[k]
+        (name, label, macs, f), ns = lay[k]
         gf = 2 * macs / ns if ns else 0
-        eff[(model, kind)] = 100 * gf / peak_gflops
+        eff[(model, kind)] = 100 * gf / peak["peak"]
         gemv = ""
-        if kind == "gemm" and f.get("m") == 1 and ns:  # a matrix-vector product: bandwidth
-            gemv = "; m = 1, weights read at %.1f GB/s" % (4.0 * f["n"] * f["k"] / ns)
+        size = gemv_weight_bytes(lay) if kind == "gemm" else None
+        if size and ns:
+            gemv = "; m = 1, weights read at %.1f GB/s" % (size / ns)
+            if size in peak.get("read", {}):
+                bound = 100 * peak["read"][size] / 2 / peak["peak"]
+                if bounds is not None:
+                    bounds[model] = bound
+                gemv += " (a bare read of %s, warm: %.0f GB/s, bounds it at %.0f%% of peak)" % (
+                    fmt_bytes(size), peak["read"][size], bound)
         cells.append("`%s` (%s, %s MACs): %s, %.1f, %.0f%%%s" % (
             name, label, fmt_macs(macs), fmt_time(ns), gf, eff[(model, kind)], gemv))
     return cells

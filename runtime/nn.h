@@ -132,6 +132,25 @@ void nn_gemm_forward(float *y, const float *a, const float *b, const float *c,
                      const nn_gemm_params *p);
 
 /*
+ * The same Gemm with a constant B packed by nn_gemm_pack_weights(): op(B)
+ * in panels of NN_GEMM_PANEL_WIDTH columns, each stored row after row, so
+ * that a product of few rows (a batch-1 fully connected layer, bound by
+ * reading B) streams B once, in order, with a vector of y per lane group
+ * (gemm.c). The compiler packs a constant B of an x86-64 inference build
+ * when nn_gemm_packs(p) (fewer than 4 rows).
+ * bp: k * nn_gemm_packed_columns(p) floats; the panel of columns j0 = 0,
+ * 64, ... has width w = min(64, n - j0) rounded up to a multiple of 16,
+ * starts at bp + j0*k, and holds
+ *   bp[j0*k + q*w + c] = op(B)(q, j0 + c) for c < n - j0, and 0 after.
+ */
+#define NN_GEMM_PANEL_WIDTH 64
+int nn_gemm_packs(const nn_gemm_params *p);
+long nn_gemm_packed_columns(const nn_gemm_params *p);
+void nn_gemm_pack_weights(float *bp, const float *b, const nn_gemm_params *p);
+void nn_gemm_packed_forward(float *y, const float *a, const float *bp, const float *c,
+                            const nn_gemm_params *p);
+
+/*
  * Batched MatMul: for i < batch,
  *   y[i*m*n ..](m, n) = a[a_offsets[i] ..](m, k) * b[b_offsets[i] ..](k, n)
  * The offsets (in elements) express numpy-style batch broadcasting.

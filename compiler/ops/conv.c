@@ -176,11 +176,7 @@ static int conv_pack(Graph *g, Node *n, Node *prev)
   if (cp->packed || w->kind != T_CONST || !nn_conv_packs(&cp->p))
     return 0;
   Tensor *pw = new_const_like(g, w, "packed", w->rank, w->dims);
-  float *plain = xmalloc((size_t)tensor_count(w) * sizeof *plain);
-  for (int64_t i = 0; i < tensor_count(w); i++)
-    plain[i] = const_float(w, i);
-  nn_conv_pack_weights(pw->data, plain, &cp->p);
-  free(plain);
+  nn_conv_pack_weights(pw->data, w->data, &cp->p);
   n->inputs[1] = pw;
   cp->packed = 1;
   if (prev != NULL && prev->op == n->op)

@@ -5,18 +5,27 @@
  *
  * The activation comes from pass_fuse_activations(); a following
  * BatchNormalization folds into B and C (absorb_affine) when they are
- * constants. One nn_gemm_forward() call with a static parameter block.
+ * constants. One nn_gemm_forward() call with a static parameter block; in
+ * inference builds, a constant B of a product of few rows (nn_gemm_packs)
+ * is rewritten in panels for nn_gemm_packed_forward (pack_weights).
  */
 #include "compiler.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+// n->params; p first, so that the op's params read as nn_gemm_params.
+typedef struct {
+  nn_gemm_params p;
+  int packed; // B is in nn_gemm_pack_weights() order
+} GemmParams;
+
 static int gemm_check(Diag *d, Graph *g, Node *n)
 {
   const char *known[] = {"alpha", "beta", "transA", "transB", "broadcast", NULL};
-  nn_gemm_params *p = xcalloc(1, sizeof *p);
-  n->params = p;
+  GemmParams *gp = xcalloc(1, sizeof *gp);
+  n->params = gp;
+  nn_gemm_params *p = &gp->p;
   int64_t ta, tb;
   if (check_attrs_known(d, n, known) != 0 || attr_float(d, n, "alpha", 1.0f, &p->alpha) != 0 ||
       attr_float(d, n, "beta", 1.0f, &p->beta) != 0 || attr_int(d, n, "transA", 0, &ta) != 0 ||
@@ -77,9 +86,11 @@ static void emit_params(Emitter *e, const nn_gemm_params *p)
 
 static void gemm_emit(Emitter *e, const Node *n)
 {
+  const GemmParams *gp = n->params;
   const Tensor *c = node_input(n, 2);
-  emit_params(e, n->params);
-  emitf(e, "    nn_gemm_forward(%s, %s, %s, %s, &p);\n  }\n", emit_ref(n->outputs[0]),
+  emit_params(e, &gp->p);
+  emitf(e, "    %s(%s, %s, %s, %s, &p);\n  }\n",
+        gp->packed ? "nn_gemm_packed_forward" : "nn_gemm_forward", emit_ref(n->outputs[0]),
         emit_ref(n->inputs[0]), emit_ref(n->inputs[1]), c ? emit_ref(c) : "NULL");
 }
 
@@ -139,6 +150,24 @@ static int gemm_absorb(Diag *d, Graph *g, Node *n, const float *scale, const flo
   return 1;
 }
 
+// Inference only: a constant B of a product that nn_gemm_packs() takes
+// becomes a new constant in panels (the old one goes when nothing else
+// reads it).
+static int gemm_pack(Graph *g, Node *n, Node *prev)
+{
+  (void)prev; // a matrix-vector product streams its weights: no prefetch
+  GemmParams *gp = n->params;
+  Tensor *b = n->inputs[1];
+  if (gp->packed || b->kind != T_CONST || !nn_gemm_packs(&gp->p))
+    return 0;
+  int64_t count = (int64_t)gp->p.k * nn_gemm_packed_columns(&gp->p);
+  Tensor *pb = new_const_like(g, b, "panels", 1, &count);
+  nn_gemm_pack_weights(pb->data, b->data, &gp->p);
+  n->inputs[1] = pb;
+  gp->packed = 1;
+  return 1;
+}
+
 static int64_t gemm_macs(const Node *n)
 {
   const nn_gemm_params *p = n->params;
@@ -154,4 +183,5 @@ const OpDef op_Gemm = {.name = "Gemm",
                        .backward_reads = BWD_IN(0) | BWD_IN(1),
                        .trainable_inputs = BWD_IN(0) | BWD_IN(1) | BWD_IN(2),
                        .absorb_affine = gemm_absorb,
+                       .pack_weights = gemm_pack,
                        .macs = gemm_macs};

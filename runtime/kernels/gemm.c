@@ -9,7 +9,10 @@
  * read contiguous memory in its micro-kernel. Fewer rows (a batch-1 fully
  * connected layer is one row) are matrix-vector products, bound by reading
  * B once: they are done a row at a time without packing, which would cost
- * as much as the products.
+ * as much as the products. When B is a constant, the compiler packs it in
+ * panels of 64 columns (nn_gemm_pack_weights), which those few rows then
+ * stream in order, eight vectors of sums at a time: a read of B at close to
+ * the cache's rate (bench/run.py's "largest Gemm" column compares the two).
  *
  * The backward kernels are gemm_accumulate() again: a gradient is a product
  * of dY with the other operand, transposed through strides.
@@ -17,6 +20,7 @@
  * Deliberately not here: threads and heap buffers.
  */
 #include "gemm_engine.h"
+#include "vec.h"
 
 // Products with fewer rows are matrix-vector products: see the top.
 enum { ENGINE_MIN_ROWS = 4 };
@@ -119,14 +123,110 @@ static void gemm_accumulate(float *restrict y, const float *a, int a_rs, int a_c
              n, k, alpha);
 }
 
-void nn_gemm_forward(float *restrict y, const float *a, const float *b,
-                     const float *c, const nn_gemm_params *p)
-{
-  int m = p->m, n = p->n, k = p->k;
-  if (m == 0 || n == 0)
-    return;
+/* ------------------------------------------------- B packed in panels */
 
-  // beta == 0 means no C at all, so a NaN or inf in C cannot leak through.
+// A panel's columns are padded to a multiple of 16, which every VLEN
+// divides, so that passes cover whole vectors.
+enum { PANEL_ALIGN = 16 };
+
+int nn_gemm_packs(const nn_gemm_params *p)
+{
+  return p->m < ENGINE_MIN_ROWS;
+}
+
+long nn_gemm_packed_columns(const nn_gemm_params *p)
+{
+  return (p->n + PANEL_ALIGN - 1L) / PANEL_ALIGN * PANEL_ALIGN;
+}
+
+static int panel_width(int n, int j0)
+{
+  int w = n - j0 < NN_GEMM_PANEL_WIDTH ? n - j0 : NN_GEMM_PANEL_WIDTH;
+  return (w + PANEL_ALIGN - 1) / PANEL_ALIGN * PANEL_ALIGN;
+}
+
+void nn_gemm_pack_weights(float *bp, const float *b, const nn_gemm_params *p)
+{
+  int n = p->n, k = p->k;
+  for (int j0 = 0; j0 < n; j0 += NN_GEMM_PANEL_WIDTH) {
+    int w = panel_width(n, j0);
+    float *panel = bp + (ptrdiff_t)j0 * k;
+    for (int q = 0; q < k; q++)
+      for (int c = 0; c < w; c++) {
+        ptrdiff_t j = j0 + c;
+        panel[(ptrdiff_t)q * w + c] =
+            j >= n ? 0.0f : p->trans_b ? b[j * k + q] : b[(ptrdiff_t)q * n + j];
+      }
+  }
+}
+
+// out[c] = sum_q a[q*a_cs] * panel[q*w + c] for c < cv*VLEN, in cv*par
+// sums: par chains of cv vectors over alternate q, so that 8 independent
+// accumulators keep both FMA units busy. Inlined with constant cv and par.
+static NN_ALWAYS_INLINE void panel_pass(float *out, const float *a, int a_cs,
+                                        const float *panel, int w, int k, int cv,
+                                        int par)
+{
+  vec acc[8];
+  NN_UNROLL for (int v = 0; v < 8; v++)
+    acc[v] = vzero();
+  int q = 0;
+  for (; q + par <= k; q += par)
+    NN_UNROLL for (int r = 0; r < par; r++) {
+      vec s = vsplat(a[(ptrdiff_t)(q + r) * a_cs]);
+      const float *row = panel + (ptrdiff_t)(q + r) * w;
+      NN_UNROLL for (int v = 0; v < cv; v++)
+        acc[r * cv + v] = vmuladd(s, vload(row + v * VLEN), acc[r * cv + v]);
+    }
+  for (; q < k; q++) {
+    vec s = vsplat(a[(ptrdiff_t)q * a_cs]);
+    NN_UNROLL for (int v = 0; v < cv; v++)
+      acc[v] = vmuladd(s, vload(panel + (ptrdiff_t)q * w + v * VLEN), acc[v]);
+  }
+  NN_UNROLL for (int r = 1; r < par; r++)
+    NN_UNROLL for (int v = 0; v < cv; v++)
+      acc[v] = vadd(acc[v], acc[r * cv + v]);
+  NN_UNROLL for (int v = 0; v < cv; v++)
+    vstore(out + v * VLEN, acc[v]);
+}
+
+// y(n) += alpha * a_row(k) * B(k, n), B in panels, a_row[q] = a[q*a_cs].
+static void panels_row(float *restrict y, const float *a, int a_cs, const float *bp,
+                       int n, int k, float alpha)
+{
+  for (int j0 = 0; j0 < n; j0 += NN_GEMM_PANEL_WIDTH) {
+    int w = panel_width(n, j0);
+    const float *panel = bp + (ptrdiff_t)j0 * k;
+    float part[NN_GEMM_PANEL_WIDTH];
+    for (int c0 = 0; c0 < w;) {
+      int vectors = (w - c0) / VLEN;
+      if (vectors >= 8) {
+        panel_pass(part + c0, a, a_cs, panel + c0, w, k, 8, 1);
+        c0 += 8 * VLEN;
+      } else if (vectors >= 4) {
+        panel_pass(part + c0, a, a_cs, panel + c0, w, k, 4, 2);
+        c0 += 4 * VLEN;
+      } else if (vectors >= 2) {
+        panel_pass(part + c0, a, a_cs, panel + c0, w, k, 2, 4);
+        c0 += 2 * VLEN;
+      } else {
+        panel_pass(part + c0, a, a_cs, panel + c0, w, k, 1, 8);
+        c0 += VLEN;
+      }
+    }
+    int valid = n - j0 < w ? n - j0 : w;
+    for (int c = 0; c < valid; c++)
+      y[j0 + c] += alpha * part[c];
+  }
+}
+
+/* ------------------------------------------------------------ forward */
+
+// y(m, n) = beta * C, broadcast; beta == 0 means no C at all, so that a
+// NaN or inf in C cannot leak through.
+static void start_with_c(float *restrict y, const float *c, const nn_gemm_params *p)
+{
+  int m = p->m, n = p->n;
   if (c != NULL && p->beta != 0.0f) {
     for (int i = 0; i < m; i++)
       for (int j = 0; j < n; j++)
@@ -135,13 +235,41 @@ void nn_gemm_forward(float *restrict y, const float *a, const float *b,
   } else {
     nn_fill(y, 0.0f, m * n);
   }
+}
+
+
+// y = act(alpha * op(A) * B + beta * C), B as stored (plain, transposed
+// through strides) or in panels.
+static void gemm_forward(float *restrict y, const float *a, const float *b, int panels,
+                         const float *c, const nn_gemm_params *p)
+{
+  int m = p->m, n = p->n, k = p->k;
+  if (m == 0 || n == 0)
+    return;
+  start_with_c(y, c, p);
 
   // op(A)(i, p) and op(B)(p, j) through strides: a transpose swaps them.
   int a_rs = p->trans_a ? 1 : k, a_cs = p->trans_a ? m : 1;
   int b_rs = p->trans_b ? 1 : n, b_cs = p->trans_b ? k : 1;
-  gemm_accumulate(y, a, a_rs, a_cs, b, b_rs, b_cs, m, n, k, p->alpha);
+  if (panels)
+    for (int i = 0; i < m; i++)
+      panels_row(y + (ptrdiff_t)i * n, a + (ptrdiff_t)i * a_rs, a_cs, b, n, k, p->alpha);
+  else
+    gemm_accumulate(y, a, a_rs, a_cs, b, b_rs, b_cs, m, n, k, p->alpha);
 
   nn_act_forward(y, y, m * n, p->act, p->act_alpha, p->act_beta);
+}
+
+void nn_gemm_forward(float *restrict y, const float *a, const float *b,
+                     const float *c, const nn_gemm_params *p)
+{
+  gemm_forward(y, a, b, 0, c, p);
+}
+
+void nn_gemm_packed_forward(float *restrict y, const float *a, const float *bp,
+                            const float *c, const nn_gemm_params *p)
+{
+  gemm_forward(y, a, bp, 1, c, p);
 }
 
 void nn_matmul_forward(float *restrict y, const float *a, const float *b,

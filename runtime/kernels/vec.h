@@ -1,7 +1,7 @@
 /*
  * vec.h - the small vector vocabulary the micro-kernels are written in
  * (internal to the runtime, not installed): vec, VLEN, vzero, vload,
- * vstore, vsplat, vmuladd, vclamp, vsum, over the instruction set that
+ * vstore, vsplat, vmuladd, vadd, vclamp, vsum, over the instruction set that
  * gemm_engine.h picks (NN_GEMM_AVX512, _AVX2, _SSE, else portable C, where
  * a vec is one float). Plus the inlining and unrolling hints they use.
  *
@@ -40,6 +40,7 @@ typedef __m512 vec;
 #define vstore(p, v) _mm512_storeu_ps(p, v)
 #define vsplat(s) _mm512_set1_ps(s)
 #define vmuladd(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define vadd(a, b) _mm512_add_ps(a, b)
 #define vclamp(lo, hi, v) _mm512_min_ps(hi, _mm512_max_ps(lo, v))
 #define vsum(v) _mm512_reduce_add_ps(v)
 #elif defined(NN_GEMM_AVX2)
@@ -51,6 +52,7 @@ typedef __m256 vec;
 #define vstore(p, v) _mm256_storeu_ps(p, v)
 #define vsplat(s) _mm256_set1_ps(s)
 #define vmuladd(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define vadd(a, b) _mm256_add_ps(a, b)
 #define vclamp(lo, hi, v) _mm256_min_ps(hi, _mm256_max_ps(lo, v))
 #define vsum(v) sum_halves(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)))
 #elif defined(NN_GEMM_SSE)
@@ -62,6 +64,7 @@ typedef __m128 vec;
 #define vstore(p, v) _mm_storeu_ps(p, v)
 #define vsplat(s) _mm_set1_ps(s)
 #define vmuladd(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
+#define vadd(a, b) _mm_add_ps(a, b)
 #define vclamp(lo, hi, v) _mm_min_ps(hi, _mm_max_ps(lo, v))
 #define vsum(v) sum_halves(v)
 #else
@@ -72,6 +75,7 @@ typedef float vec;
 #define vstore(p, v) (*(p) = (v))
 #define vsplat(s) (s)
 #define vmuladd(a, b, c) ((a) * (b) + (c))
+#define vadd(a, b) ((a) + (b))
 #define vclamp(lo, hi, v) clamp_scalar(lo, hi, v)
 #define vsum(v) (v)
 static inline float clamp_scalar(float lo, float hi, float v)

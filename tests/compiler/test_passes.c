@@ -225,6 +225,45 @@ static void test_pack_conv_weights(void **state)
   graph_free(g);
 }
 
+// Gemm of one row, x (1, 3) * W^T with W (70, 3) constant, W[i] = i:
+// W becomes two panels, bp[q*64 + j] = W[j*3 + q] and, from 64*3 on, 16
+// columns of which 6 are W's; a Gemm of 4 rows keeps its W.
+static void test_pack_gemm_weights_in_panels(void **state)
+{
+  (void)state;
+  Graph *g = tb_graph(13);
+  int64_t xd[2] = {1, 3}, x4d[2] = {4, 3}, wd[2] = {70, 3};
+  float w[210];
+  for (int i = 0; i < 210; i++)
+    w[i] = (float)i;
+  tb_input(g, "x", 2, xd);
+  tb_input(g, "x4", 2, x4d);
+  Tensor *plain = tb_const(g, "W", 2, wd, w);
+  tb_attr_int(tb_node(g, "fc", "Gemm", IN("x", "W"), OUT("f")), "transB", 1);
+  tb_attr_int(tb_node(g, "fc4", "Gemm", IN("x4", "W"), OUT("f4")), "transB", 1);
+  tb_output(g, "f");
+  tb_output(g, "f4");
+  checked(g);
+  pass_pack_weights(g);
+  Node *fc = node_named(g, "fc");
+  const float *bp = fc->inputs[1]->data;
+  assert_ptr_not_equal(fc->inputs[1], plain);
+  assert_int_equal(tensor_count(fc->inputs[1]), 3 * 80);
+  assert_float_equal(bp[0], 0.0f, 0.0f);
+  assert_float_equal(bp[1], 3.0f, 0.0f);              // W(1, 0)
+  assert_float_equal(bp[64], 1.0f, 0.0f);             // W(0, 1)
+  assert_float_equal(bp[2 * 64 + 63], 191.0f, 0.0f);  // W(63, 2)
+  assert_float_equal(bp[192], 192.0f, 0.0f);          // W(64, 0)
+  assert_float_equal(bp[192 + 5], 207.0f, 0.0f);      // W(69, 0)
+  assert_float_equal(bp[192 + 6], 0.0f, 0.0f);        // padding
+  assert_float_equal(bp[192 + 2 * 16 + 5], 209.0f, 0.0f); // W(69, 2)
+  assert_ptr_equal(node_named(g, "fc4")->inputs[1], plain);
+  pass_pack_weights(g); // once only
+  assert_float_equal(((const float *)fc->inputs[1]->data)[1], 3.0f, 0.0f);
+  diag_free(&diag);
+  graph_free(g);
+}
+
 // conv(x) + r, then Relu: the packed Conv takes r as input 3 and the
 // Relu; the Add and the Relu die. Not fused: an Add whose other operand
 // is computed after the Conv, one that broadcasts, one whose Conv has
@@ -322,6 +361,7 @@ int main(void)
       cmocka_unit_test(test_constants_fold_away),
       cmocka_unit_test(test_remove_dead_drops_unread_nodes),
       cmocka_unit_test(test_pack_conv_weights),
+      cmocka_unit_test(test_pack_gemm_weights_in_panels),
       cmocka_unit_test(test_fuse_residual_into_packed_conv),
       cmocka_unit_test(test_fuse_residual_from_fused_producer),
   };

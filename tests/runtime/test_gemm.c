@@ -1,18 +1,21 @@
 /*
- * test_gemm.c - nn_gemm_forward and nn_matmul_forward.
+ * test_gemm.c - nn_gemm_forward, nn_gemm_packed_forward (B in panels) and
+ * nn_matmul_forward.
  *
- * One case is worked by hand. The rest compare with a naive triple loop
+ * One case of each is worked by hand. The rest compare with a naive triple loop
  * written here from the ONNX definition (double accumulation), on
  * pseudo-random data and sizes chosen to hit every path of the kernel: row
  * blocks and left-over rows (m = 9 and m = 3), column panels with a partial
  * one (n = 37), and more than one panel of k (k = 300), for all four
- * transpose combinations.
+ * transpose combinations. Every product of fewer than 4 rows runs a second
+ * time with B packed in panels: full and partial panels of 64 columns,
+ * each of the pass widths (8, 4, 2 and 1 vectors) and odd k.
  */
 #include "nn.h"
 #include "test.h"
 
 #define MAX_M 150
-#define MAX_N 70
+#define MAX_N 200
 #define MAX_K 530
 
 // Deterministic values in [-1, 1).
@@ -61,11 +64,13 @@ static nn_gemm_params params(int m, int n, int k, int trans_a, int trans_b)
   return p;
 }
 
-// Runs nn_gemm_forward and ref_gemm on random A, B and a full (m, n) C.
+// Runs nn_gemm_forward and ref_gemm on random A, B and a full (m, n) C,
+// and nn_gemm_packed_forward too when nn_gemm_packs(p).
 static void check_against_reference(nn_gemm_params p, int with_c)
 {
   static float a[MAX_M * MAX_K], b[MAX_K * MAX_N], c[MAX_M * MAX_N];
   static float y[MAX_M * MAX_N], want[MAX_M * MAX_N];
+  static float panels[MAX_K * MAX_N + 64 * MAX_K];
   fill_random(a, p.m * p.k, 1u);
   fill_random(b, p.k * p.n, 2u);
   fill_random(c, p.m * p.n, 3u);
@@ -75,6 +80,12 @@ static void check_against_reference(nn_gemm_params p, int with_c)
   }
   nn_gemm_forward(y, a, b, with_c ? c : NULL, &p);
   ref_gemm(want, a, b, with_c ? c : NULL, &p);
+  assert_floats_near(y, want, p.m * p.n, 1e-4f);
+  if (!nn_gemm_packs(&p))
+    return;
+  nn_gemm_pack_weights(panels, b, &p);
+  fill_random(y, p.m * p.n, 4u); // the packed product must overwrite y
+  nn_gemm_packed_forward(y, a, panels, with_c ? c : NULL, &p);
   assert_floats_near(y, want, p.m * p.n, 1e-4f);
 }
 
@@ -152,6 +163,86 @@ static void test_gemm_last_panel_and_strip_widths_match_reference(void **state)
       nn_gemm_params p = params(ms[a], ns[b], b % 2 ? 300 : 40, 0, b % 3 == 0);
       p.act = a == 1 ? NN_ACT_RELU : NN_ACT_NONE;
       check_against_reference(p, b % 2);
+    }
+}
+
+// Panels by hand: B (2, 70) is two panels, 64 columns and 16 (6 of them
+// padding), each row after row; B^T stored (3, 2) packs like B (2, 3).
+static void test_gemm_pack_weights_hand_checked_panels(void **state)
+{
+  (void)state;
+  static float b[2 * 70], bp[2 * 80];
+  for (int i = 0; i < 2 * 70; i++)
+    b[i] = (float)i; // B(q, j) = 70q + j
+  nn_gemm_params p = params(1, 70, 2, 0, 0);
+  assert_int_equal(nn_gemm_packed_columns(&p), 80);
+  nn_gemm_pack_weights(bp, b, &p);
+  assert_float_equal(bp[0], 0.0f, 0.0f);      // B(0, 0)
+  assert_float_equal(bp[63], 63.0f, 0.0f);    // B(0, 63)
+  assert_float_equal(bp[64], 70.0f, 0.0f);    // B(1, 0)
+  assert_float_equal(bp[127], 133.0f, 0.0f);  // B(1, 63)
+  assert_float_equal(bp[128], 64.0f, 0.0f);   // panel 2: B(0, 64)
+  assert_float_equal(bp[133], 69.0f, 0.0f);   // B(0, 69)
+  assert_float_equal(bp[134], 0.0f, 0.0f);    // padding
+  assert_float_equal(bp[143], 0.0f, 0.0f);    // padding
+  assert_float_equal(bp[144], 134.0f, 0.0f);  // B(1, 64)
+  assert_float_equal(bp[149], 139.0f, 0.0f);  // B(1, 69)
+  assert_float_equal(bp[159], 0.0f, 0.0f);    // padding
+
+  const float bt[6] = {1.0f, 4.0f, 2.0f, 5.0f, 3.0f, 6.0f}; // B = [[1 2 3] [4 5 6]]
+  float small[32];
+  nn_gemm_params t = params(1, 3, 2, 0, 1);
+  nn_gemm_pack_weights(small, bt, &t);
+  const float want[32] = {1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                          4, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  assert_floats_near(small, want, 32, 0.0f);
+
+  // y = 2 * (1, -1) * B + 0.5 * (1, 2, 3), then relu: (-5.5, -5, -4.5) -> 0.
+  const float a[2] = {1.0f, -1.0f}, c[3] = {1.0f, 2.0f, 3.0f};
+  t.alpha = 2.0f;
+  t.beta = 0.5f;
+  t.c_col_stride = 1;
+  float y[3];
+  nn_gemm_packed_forward(y, a, small, c, &t);
+  const float want_y[3] = {-5.5f, -5.0f, -4.5f};
+  assert_floats_near(y, want_y, 3, 0.0f);
+  t.act = NN_ACT_RELU;
+  nn_gemm_packed_forward(y, a, small, c, &t);
+  const float zeros[3] = {0.0f, 0.0f, 0.0f};
+  assert_floats_near(y, zeros, 3, 0.0f);
+}
+
+// Few rows take panels; four or more take the engine.
+static void test_gemm_packs_products_of_few_rows(void **state)
+{
+  (void)state;
+  for (int m = 1; m <= 6; m++) {
+    nn_gemm_params p = params(m, 10, 10, 0, 0);
+    assert_int_equal(nn_gemm_packs(&p), m < 4);
+  }
+  const int ns[] = {1, 15, 16, 17, 64, 65, 1000}, cols[] = {16, 16, 16, 32, 64, 80, 1008};
+  for (int i = 0; i < 7; i++) {
+    nn_gemm_params p = params(1, ns[i], 3, 0, 0);
+    assert_int_equal(nn_gemm_packed_columns(&p), cols[i]);
+  }
+}
+
+// Products of 1 to 3 rows through panels: widths that leave every pass
+// (64 columns: 4 vectors of 16, 8 of 8; 48, 32 and 16: 3, 2, 1 vectors),
+// one or more panels, k of 0, odd and past the 2-way split, both
+// transposes, with a C row, alpha and beta, and a fused ReLU.
+static void test_gemm_packed_matches_reference(void **state)
+{
+  (void)state;
+  const int ns[] = {1, 10, 16, 17, 40, 48, 64, 65, 100, 130, 200};
+  const int ks[] = {0, 1, 3, 16, 301, 530};
+  for (int i = 0; i < 11; i++)
+    for (int j = 0; j < 6; j++) {
+      nn_gemm_params p = params(1 + (i + j) % 3, ns[i], ks[j], (i + j) % 2, j % 2);
+      p.alpha = j == 2 ? 0.5f : 1.0f;
+      p.beta = j == 3 ? 2.0f : 1.0f;
+      p.act = i % 3 == 1 ? NN_ACT_RELU : NN_ACT_NONE;
+      check_against_reference(p, (i + j) % 2);
     }
 }
 
@@ -279,6 +370,9 @@ int main(void)
       cmocka_unit_test(test_gemm_all_transposes_match_reference),
       cmocka_unit_test(test_gemm_large_shapes_cross_engine_blocks),
       cmocka_unit_test(test_gemm_last_panel_and_strip_widths_match_reference),
+      cmocka_unit_test(test_gemm_pack_weights_hand_checked_panels),
+      cmocka_unit_test(test_gemm_packs_products_of_few_rows),
+      cmocka_unit_test(test_gemm_packed_matches_reference),
       cmocka_unit_test(test_gemm_alpha_and_beta_match_reference),
       cmocka_unit_test(test_gemm_broadcasts_column_and_scalar_c),
       cmocka_unit_test(test_gemm_null_c_means_no_bias),
