@@ -266,6 +266,8 @@ def classify(kernel, f):
     if kernel == "nn_conv_packed_forward":  # conv_packed.c: weights packed at compile time
         return "conv %dx%d (packed, channels across lanes)" % (f["kh"], f["kw"])
     if kernel.startswith("nn_conv_"):
+        reach_h = f["oh"] + (f["kh"] - 1) * f["dil_h"]  # input rows and columns the windows span
+        reach_w = f["ow"] + (f["kw"] - 1) * f["dil_w"]
         if f["c"] == f["group"] > 1:
             kind = "depthwise %dx%d" % (f["kh"], f["kw"])
         elif f["kh"] == f["kw"] == 1 and f["stride_h"] == f["stride_w"] == 1 and \
@@ -273,6 +275,12 @@ def classify(kernel, f):
             kind = "1x1 (gemm)"
         elif kernel.endswith("_backward"):  # the two paths below are forward only
             kind = "%dx%d (im2col gemm)" % (f["kh"], f["kw"])
+        elif f["m"] // f["group"] <= 8 and f["stride_h"] == f["stride_w"] == 1 and \
+                f["c"] // f["group"] * f["kh"] * f["kw"] <= 1024 and \
+                4 * f["ow"] >= 3 * 16 * -(-f["ow"] // 16) and (
+                    (f["pad_t"] == f["pad_l"] == 0 and reach_h <= f["h"] and reach_w <= f["w"]) or
+                    f["c"] // f["group"] * reach_h * 16 * -(-reach_w // 16) <= 8192):
+            kind = "%dx%d (pixels across lanes)" % (f["kh"], f["kw"])  # conv_pixels.c, AVX-512
         elif f["group"] == 1 and 8 < f["m"] <= 16 and f["stride_h"] == f["stride_w"] == 1 and \
                 f["c"] * f["kh"] * f["kw"] <= 256 and (f["pad_t"] == f["pad_l"] == 0 or f["c"] * (
                     f["h"] + 2 * f["pad_t"]) * (f["w"] + 2 * f["pad_l"]) <= 8192):

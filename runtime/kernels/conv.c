@@ -26,7 +26,8 @@
  *
  * With AVX-512, wide-row convolutions with 9 to 16 output channels (too
  * few for the engine's strips) put the channels across vector lanes
- * instead (conv_lanes.c). Convolutions of at most 4 input channels with
+ * instead (conv_lanes.c); stride-1 ones with 8 or fewer, padded or not,
+ * put pixels of an output row across them (conv_pixels.c). Convolutions of at most 4 input channels with
  * long output rows (a first layer on an RGB image, where a panel has few
  * rows per tap and gathering it is mostly bookkeeping) run by bands of
  * output rows over a padded copy of their input rows (conv_rows.c).
@@ -41,6 +42,7 @@
 #include "conv_direct.h"
 #include "conv_dw.h"
 #include "conv_lanes.h"
+#include "conv_pixels.h"
 #include "conv_rows.h"
 #include "depthwise.h"
 #include "gemm_engine.h"
@@ -317,6 +319,11 @@ static void conv_products(float *y, const float *x, const float *w, const float 
       if (is_pointwise(p)) {
         nn_strided xs = {xg, in_plane, 1};
         nn_gemm_engine_into(yg, out_plane, &ep, wg, k, nn_pack_strided, &xs, mg, out_plane, k);
+#if NN_CONV_PIXELS
+      } else if (nn_conv_pixels_fits(p)) {
+        nn_conv_pixels(yg, xg, wg, ep.bias, accumulate, p);
+        nn_act_forward(yg, yg, mg * out_plane, ep.act, ep.act_alpha, ep.act_beta);
+#endif
       } else if (is_wide(p)) {
         conv_wide(yg, xg, wg, &ep, p);
       } else if (padded_params(&q, p)) {

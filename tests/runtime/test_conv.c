@@ -5,11 +5,14 @@
  * compare with a naive loop over (n, o, i, j, ci, u, v) written here from
  * the formula in nn.h, on pseudo-random data: stride, asymmetric padding,
  * dilation, groups, depthwise, 1-D (h = 1), no bias, fused activations, and
- * the 1x1 shapes that take the matrix-product path or must not take it.
+ * the 1x1 shapes that take the matrix-product path or must not take it,
+ * and the shapes of each specialised path (row bands, channels or pixels
+ * across lanes) with the limits of their shape tests.
  * Packed weights (nn_conv_pack_weights, nn_conv_packed_forward): the
  * packed order by hand, then the same comparison through the direct path
  * and through the engine fallback, on buffers of exact size.
  */
+#include "kernels/conv_pixels.h"
 #include "nn.h"
 #include "test.h"
 
@@ -334,6 +337,25 @@ static void test_conv_few_input_channels_by_row_bands_match_reference(void **sta
   check_on_exact_buffers(&large);
 }
 
+// A shape with its activation (LeakyRelu's alpha 0.1, Clip's bounds -0.5
+// and 0.5) and whether it has a bias, checked against the reference.
+typedef struct {
+  nn_conv_params p;
+  nn_act act;
+  int with_bias;
+} conv_case;
+
+static void check_cases(const conv_case *cases, size_t count)
+{
+  for (size_t i = 0; i < count; i++) {
+    nn_conv_params p = cases[i].p;
+    p.act = cases[i].act;
+    p.act_alpha = cases[i].act == NN_ACT_CLIP ? -0.5f : 0.1f;
+    p.act_beta = 0.5f;
+    check_against_reference(&p, cases[i].with_bias);
+  }
+}
+
 // 9 to 16 output channels, unpadded at stride 1 or padded into the small
 // copy: with AVX-512 the channels go across vector lanes (conv_lanes.c),
 // a block a row for rows of 8 to 12 (16 channels turned in registers,
@@ -343,11 +365,7 @@ static void test_conv_few_input_channels_by_row_bands_match_reference(void **sta
 static void test_conv_few_channels_across_lanes_match_reference(void **state)
 {
   (void)state;
-  const struct {
-    nn_conv_params p;
-    nn_act act;
-    int with_bias;
-  } cases[] = {
+  const conv_case cases[] = {
       {make(2, 6, 14, 14, 16, 5, 5, 1, 1, 1, 0, 0, 0, 0), NN_ACT_RELU, 1}, // LeNet-5
       {make(1, 3, 6, 9, 9, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 0},    // 4 x 7 out, wide 22
       {make(1, 2, 11, 12, 13, 7, 7, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},
@@ -362,12 +380,54 @@ static void test_conv_few_channels_across_lanes_match_reference(void **state)
       {make(1, 4, 6, 12, 16, 2, 2, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 0},
       {make(1, 3, 8, 12, 14, 3, 3, 1, 1, 2, 0, 0, 0, 0), NN_ACT_NONE, 1},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    nn_conv_params p = cases[i].p;
-    p.act = cases[i].act;
-    p.act_alpha = 0.1f;
-    check_against_reference(&p, cases[i].with_bias);
-  }
+  check_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+// 1 to 8 output channels per group at stride 1, unpadded or padded (into
+// conv_pixels.c's copy): with AVX-512 segments of 16 pixels of an output
+// row go across vector lanes, the last of a row masked, tiles of 2 to 8
+// segments with the last tile's spare segments masked off; rows that would
+// leave more than a quarter of the lanes empty keep the engine.
+static void test_conv_few_output_channels_pixels_across_lanes_match_reference(void **state)
+{
+  (void)state;
+  const conv_case cases[] = {
+      {make(2, 1, 32, 32, 6, 5, 5, 1, 1, 1, 0, 0, 0, 0), NN_ACT_RELU, 1}, // LeNet-5 conv1: 16 + 12
+      {make(1, 8, 16, 16, 8, 3, 3, 1, 1, 2, 2, 2, 2, 2), NN_ACT_NONE, 1}, // dilated, padded copy
+      {make(2, 3, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1), NN_ACT_LEAKY_RELU, 1},
+      {make(1, 4, 14, 14, 1, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},  // rows of 12
+      {make(1, 3, 18, 34, 2, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 0},  // rows of 32
+      {make(1, 5, 18, 18, 3, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_CLIP, 0},
+      {make(1, 8, 14, 14, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1), NN_ACT_NONE, 1},  // rows of 14
+      {make(1, 2, 5, 18, 5, 1, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},   // a 1x3 kernel
+      {make(1, 3, 9, 30, 7, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},   // 14 segments by 3
+      {make(2, 8, 18, 18, 8, 3, 3, 2, 1, 1, 0, 0, 0, 0), NN_ACT_RELU, 1},  // 2 groups of 4
+      {make(1, 100, 6, 18, 3, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1}, // K 900
+      {make(2, 3, 12, 14, 5, 3, 3, 1, 1, 1, 0, 2, 1, 0), NN_ACT_NONE, 1},  // uneven padding
+      {make(1, 2, 10, 10, 3, 3, 3, 1, 1, 1, 3, 3, 3, 3), NN_ACT_NONE, 1},  // rows of padding only
+      {make(1, 2, 12, 40, 2, 2, 5, 1, 1, 3, 1, 6, 0, 6), NN_ACT_NONE, 1},  // dilated 3, rows of 40
+      {make(1, 2, 10, 22, 4, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},  // rows of 20: engine
+      {make(1, 2, 10, 10, 4, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},  // rows of 8: engine
+  };
+  check_cases(cases, sizeof cases / sizeof cases[0]);
+#if NN_CONV_PIXELS
+  nn_conv_params rows12 = make(1, 4, 14, 14, 8, 3, 3, 1, 1, 1, 0, 0, 0, 0);
+  nn_conv_params nine = make(1, 4, 14, 14, 9, 3, 3, 1, 1, 1, 0, 0, 0, 0);
+  nn_conv_params rows20 = make(1, 2, 10, 22, 4, 3, 3, 1, 1, 1, 0, 0, 0, 0);
+  nn_conv_params groups = make(1, 8, 18, 18, 16, 3, 3, 2, 1, 1, 0, 0, 0, 0);
+  nn_conv_params deep = make(1, 114, 6, 18, 3, 3, 3, 1, 1, 1, 0, 0, 0, 0); // K 1026
+  nn_conv_params big_copy = make(1, 16, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1); // 16 x 30 x 32
+  nn_conv_params big_plain = make(1, 16, 30, 30, 8, 3, 3, 1, 1, 1, 0, 0, 0, 0);
+  nn_conv_params strided = make(1, 4, 33, 33, 8, 3, 3, 1, 2, 1, 0, 0, 0, 0);
+  assert_true(nn_conv_pixels_fits(&rows12));
+  assert_false(nn_conv_pixels_fits(&nine));
+  assert_false(nn_conv_pixels_fits(&rows20));
+  assert_true(nn_conv_pixels_fits(&groups));
+  assert_false(nn_conv_pixels_fits(&deep));
+  assert_false(nn_conv_pixels_fits(&big_copy));
+  assert_true(nn_conv_pixels_fits(&big_plain));
+  assert_false(nn_conv_pixels_fits(&strided));
+#endif
 }
 
 static void test_conv_1x1_hand_computed(void **state)
@@ -600,6 +660,7 @@ int main(void)
       cmocka_unit_test(test_conv_im2col_panels_match_reference),
       cmocka_unit_test(test_conv_few_input_channels_by_row_bands_match_reference),
       cmocka_unit_test(test_conv_few_channels_across_lanes_match_reference),
+      cmocka_unit_test(test_conv_few_output_channels_pixels_across_lanes_match_reference),
       cmocka_unit_test(test_conv_1x1_hand_computed),
       cmocka_unit_test(test_conv_1x1_strided_or_padded_matches_reference),
       cmocka_unit_test(test_conv_pack_weights_hand_checked),
