@@ -322,6 +322,11 @@ def layers(src, func="run"):
         elif kernel in ("nn_gemm_forward", "nn_gemm_packed_forward"):
             macs = f["m"] * f["n"] * f["k"]
         label = classify(kernel, f)
+        act = re.search(r"\.act = NN_ACT_(\w+)", block)
+        if act and act.group(1) not in ("NONE", "RELU", "LEAKY_RELU", "CLIP"):
+            # a fused activation that is a pass of its own over y (exp and the like): named,
+            # as its time counts in the layer's
+            label += " + fused %s" % act.group(1).replace("_", " ").title()
         if m.group(1).startswith("update"):
             label = "update (finite check, SGD)"
         elif m.group(1).startswith("loss"):
