@@ -88,9 +88,11 @@ $(B)/onnxcc: $(B)/compiler/main.o $(COMPILER_OBJS) $(B)/libonnxcc.a
 	$(CC) $(CFLAGS) -o $@ $^ -lprotobuf-c -lm
 
 # --------------------------------------------------------------------- tests
+# TEST_OPT: flags of simd-test's builds for the tests too (test_fastmath
+# compiles fastmath.h itself).
 $(B)/tests/runtime/%: tests/runtime/%.c tests/test.h $(B)/libonnxcc.a $(B)/libonnxcc_host.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Iruntime -Iruntime/host -Itests $< -o $@ \
+	$(CC) $(ALL_CFLAGS) $(TEST_OPT) -Wno-missing-prototypes -Iruntime -Iruntime/host -Itests $< -o $@ \
 	  $(B)/libonnxcc.a $(B)/libonnxcc_host.a -lcmocka -lm
 
 $(B)/tests/compiler/%: tests/compiler/%.c tests/test.h $(COMPILER_OBJS) $(B)/libonnxcc.a
@@ -112,8 +114,10 @@ conformance: all
 # the default build takes SSE2 on x86-64; this rebuilds the kernel tests with
 # portable C (-DNN_NO_SIMD), with the scalar-core convolution the Cortex-M
 # builds use (-DNN_CONV_DIRECT), and with AVX2+FMA and AVX-512F, each when
-# this CPU runs it.
-SIMD_TESTS   := test_gemm test_grad_gemm test_conv test_grad_conv test_depthwise
+# this CPU runs it; with the activations and fastmath.h, whose multiply-adds
+# are fused where the target has FMA.
+SIMD_TESTS   := test_gemm test_grad_gemm test_conv test_grad_conv test_depthwise \
+                test_fastmath test_activation test_grad_activation
 SIMD_FLAGS_portable := -O3 -DNN_NO_SIMD
 SIMD_FLAGS_direct   := -O3 -DNN_NO_SIMD -DNN_CONV_DIRECT
 SIMD_FLAGS_avx2     := -O3 -mavx2 -mfma
@@ -124,7 +128,7 @@ simd-test:
 	    { echo "simd-test: $$isa: not on this CPU, skipped"; continue; } ;; esac; \
 	  case $$isa in portable) f="$(SIMD_FLAGS_portable)";; direct) f="$(SIMD_FLAGS_direct)";; \
 	    avx2) f="$(SIMD_FLAGS_avx2)";; avx512f) f="$(SIMD_FLAGS_avx512f)";; esac; \
-	  $(MAKE) --no-print-directory B=$(B)/simd-$$isa RUNTIME_OPT="$$f" \
+	  $(MAKE) --no-print-directory B=$(B)/simd-$$isa RUNTIME_OPT="$$f" TEST_OPT="$$f" \
 	    $(SIMD_TESTS:%=$(B)/simd-$$isa/tests/runtime/%) || exit 1; \
 	  for t in $(SIMD_TESTS); do $(B)/simd-$$isa/tests/runtime/$$t || exit 1; done; \
 	done
