@@ -9,7 +9,8 @@
  * one (n = 37), and more than one panel of k (k = 300), for all four
  * transpose combinations. Every product of fewer than 4 rows runs a second
  * time with B packed in panels: full and partial panels of 64 columns,
- * each of the pass widths (8, 4, 2 and 1 vectors) and odd k.
+ * odd k, and, over the builds of make simd-test, each of the pass widths
+ * (8, 4, 2 and 1 vectors).
  */
 #include "nn.h"
 #include "test.h"
@@ -228,7 +229,8 @@ static void test_gemm_packs_products_of_few_rows(void **state)
 }
 
 // Products of 1 to 3 rows through panels: widths that leave every pass
-// (64 columns: 4 vectors of 16, 8 of 8; 48, 32 and 16: 3, 2, 1 vectors),
+// of some build (64 columns: 4 vectors of 16, 8 of 8; 48, 32 and 16
+// columns: 3, 2 and 1 vectors of 16, 6, 4 and 2 of 8),
 // one or more panels, k of 0, odd and past the 2-way split, both
 // transposes, with a C row, alpha and beta, and a fused ReLU.
 static void test_gemm_packed_matches_reference(void **state)

@@ -181,6 +181,10 @@ static void test_conv_backward_large_shapes_match_reference(void **state)
       // Unpadded, 3 images of 26 KB of x and dy: with AVX-512, dw by dot products
       // along rows sums one image at a time (conv_dw.c), in blocks of 6 channels.
       params(3, 8, 20, 20, 10, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0),
+      // dx as a forward convolution onto 8 and 6 channels: with AVX-512, pixels
+      // across lanes (conv_pixels.c), accumulating into dx, through its padded copy.
+      params(2, 8, 16, 16, 8, 3, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2),
+      params(1, 6, 14, 14, 16, 5, 5, 1, 1, 1, 1, 1, 0, 0, 0, 0),
   };
   for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
     const nn_conv_params *p = &cases[t];
