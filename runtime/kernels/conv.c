@@ -27,10 +27,11 @@
  * With AVX-512, wide-row convolutions with 9 to 16 output channels (too
  * few for the engine's strips) put the channels across vector lanes
  * instead (conv_lanes.c); stride-1 ones with 8 or fewer, padded or not,
- * put pixels of an output row across them (conv_pixels.c). Convolutions of at most 4 input channels with
- * long output rows (a first layer on an RGB image, where a panel has few
- * rows per tap and gathering it is mostly bookkeeping) run by bands of
- * output rows over a padded copy of their input rows (conv_rows.c).
+ * put pixels of an output row across them (conv_pixels.c). Convolutions
+ * of at most 4 input channels with long output rows (a first layer on an
+ * RGB image, where a panel has few rows per tap and gathering it is mostly
+ * bookkeeping) run by bands of output rows over a padded copy of their
+ * input rows (conv_rows.c).
  *
  * Builds for cores without vector units can take -DNN_CONV_DIRECT, which
  * sends every non-depthwise convolution to conv_direct.c instead.

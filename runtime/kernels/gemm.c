@@ -127,7 +127,10 @@ static void gemm_accumulate(float *restrict y, const float *a, int a_rs, int a_c
 
 // A panel's columns are padded to a multiple of 16, which every VLEN
 // divides, so that passes cover whole vectors.
-enum { PANEL_ALIGN = 16 };
+static int padded_columns(int columns)
+{
+  return (columns + 15) / 16 * 16;
+}
 
 int nn_gemm_packs(const nn_gemm_params *p)
 {
@@ -136,13 +139,12 @@ int nn_gemm_packs(const nn_gemm_params *p)
 
 long nn_gemm_packed_columns(const nn_gemm_params *p)
 {
-  return (p->n + PANEL_ALIGN - 1L) / PANEL_ALIGN * PANEL_ALIGN;
+  return padded_columns(p->n);
 }
 
 static int panel_width(int n, int j0)
 {
-  int w = n - j0 < NN_GEMM_PANEL_WIDTH ? n - j0 : NN_GEMM_PANEL_WIDTH;
-  return (w + PANEL_ALIGN - 1) / PANEL_ALIGN * PANEL_ALIGN;
+  return padded_columns(n - j0 < NN_GEMM_PANEL_WIDTH ? n - j0 : NN_GEMM_PANEL_WIDTH);
 }
 
 void nn_gemm_pack_weights(float *bp, const float *b, const nn_gemm_params *p)
@@ -236,7 +238,6 @@ static void start_with_c(float *restrict y, const float *c, const nn_gemm_params
     nn_fill(y, 0.0f, m * n);
   }
 }
-
 
 // y = act(alpha * op(A) * B + beta * C), B as stored (plain, transposed
 // through strides) or in panels.
