@@ -15,8 +15,8 @@
 #define NN_CONV_PIXELS 0
 #endif
 
-// Products per output (c/group * kh * kw) whose input offsets the kernel
-// tables: 4 KB of stack.
+// Products per output (c/group * kh * kw) whose input offsets and weight
+// indices the kernel tables: 8 KB of stack.
 #define NN_CONV_PIXELS_MAX_K 1024
 // Floats of the zero-padded copy of a padded input: 32 KB of stack.
 #ifndef NN_CONV_PIXELS_PAD_FLOATS

@@ -405,6 +405,11 @@ static void test_conv_few_output_channels_pixels_across_lanes_match_reference(vo
       {make(1, 100, 6, 18, 3, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1}, // K 900
       {make(2, 3, 12, 14, 5, 3, 3, 1, 1, 1, 0, 2, 1, 0), NN_ACT_NONE, 1},  // uneven padding
       {make(1, 2, 10, 10, 3, 3, 3, 1, 1, 1, 3, 3, 3, 3), NN_ACT_NONE, 1},  // rows of padding only
+      // Tiles skip the kernel rows that read padding for all their segments:
+      // two rows a tile, kernel rows dead for one of them only (dilation 2,
+      // padding 5 above and 7 below); four rows of two segments a tile.
+      {make(1, 3, 9, 20, 8, 5, 5, 1, 1, 2, 5, 1, 7, 1), NN_ACT_NONE, 1},
+      {make(1, 2, 12, 30, 1, 3, 3, 1, 1, 1, 4, 0, 4, 0), NN_ACT_NONE, 1},
       {make(1, 2, 12, 40, 2, 2, 5, 1, 1, 3, 1, 6, 0, 6), NN_ACT_NONE, 1},  // dilated 3, rows of 40
       {make(1, 2, 10, 22, 4, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},  // rows of 20: engine
       {make(1, 2, 10, 10, 4, 3, 3, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},  // rows of 8: engine
@@ -419,6 +424,8 @@ static void test_conv_few_output_channels_pixels_across_lanes_match_reference(vo
   nn_conv_params big_copy = make(1, 16, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1); // 16 x 30 x 32
   nn_conv_params big_plain = make(1, 16, 30, 30, 8, 3, 3, 1, 1, 1, 0, 0, 0, 0);
   nn_conv_params strided = make(1, 4, 33, 33, 8, 3, 3, 1, 2, 1, 0, 0, 0, 0);
+  nn_conv_params skipping = make(1, 3, 9, 20, 8, 5, 5, 1, 1, 2, 5, 1, 7, 1);
+  nn_conv_params four_rows = make(1, 2, 12, 30, 1, 3, 3, 1, 1, 1, 4, 0, 4, 0);
   assert_true(nn_conv_pixels_fits(&rows12));
   assert_false(nn_conv_pixels_fits(&nine));
   assert_false(nn_conv_pixels_fits(&rows20));
@@ -427,6 +434,8 @@ static void test_conv_few_output_channels_pixels_across_lanes_match_reference(vo
   assert_false(nn_conv_pixels_fits(&big_copy));
   assert_true(nn_conv_pixels_fits(&big_plain));
   assert_false(nn_conv_pixels_fits(&strided));
+  assert_true(nn_conv_pixels_fits(&skipping));
+  assert_true(nn_conv_pixels_fits(&four_rows));
 #endif
 }
 
