@@ -415,17 +415,24 @@ void nn_gemm_engine(void *y, int ldy, nn_unpack_fn *unpack, const float *a, int 
     gemm_direct_a(y, ldy, unpack, NULL, NULL, a, a_rs, alpha, &bs, m, n, k);
 }
 
+// The y of a product with no terms (k = 0): act(bias), or y unchanged when
+// it accumulates.
+static void no_products(float *y, int ldy, const nn_gemm_epilogue *ep, int m, int n)
+{
+  if (ep->accumulate)
+    return;
+  for (int i = 0; i < m; i++)
+    nn_fill(y + (ptrdiff_t)i * ldy, ep->bias != NULL ? ep->bias[i] : 0.0f, n);
+  for (int i = 0; i < m; i++)
+    nn_act_forward(y + (ptrdiff_t)i * ldy, y + (ptrdiff_t)i * ldy, n, ep->act, ep->act_alpha,
+                   ep->act_beta);
+}
+
 void nn_gemm_engine_into(float *y, int ldy, const nn_gemm_epilogue *ep, const float *a,
                          int a_rs, nn_pack_fn *pack_b, const void *b_src, int m, int n, int k)
 {
-  if (k == 0 && ep->accumulate)
-    return;
-  if (k == 0) { // no products: y is the bias alone
-    for (int i = 0; i < m; i++)
-      nn_fill(y + (ptrdiff_t)i * ldy, ep->bias != NULL ? ep->bias[i] : 0.0f, n);
-    for (int i = 0; i < m; i++)
-      nn_act_forward(y + (ptrdiff_t)i * ldy, y + (ptrdiff_t)i * ldy, n, ep->act,
-                     ep->act_alpha, ep->act_beta);
+  if (k == 0) {
+    no_products(y, ldy, ep, m, n);
     return;
   }
   b_panels bs = {pack_b, b_src, NULL, NULL};
@@ -460,4 +467,17 @@ void nn_gemm_engine_offsets(void *y, nn_unpack_fn *unpack, const float *a, int a
   offset_rows o = {b, b_off};
   b_panels bs = {pack_offset_rows, &o, b, b_off};
   gemm_direct_a(y, 0, unpack, NULL, NULL, a, a_rs, 1.0f, &bs, m, n, k);
+}
+
+void nn_gemm_engine_offsets_into(float *y, int ldy, const nn_gemm_epilogue *ep, const float *a,
+                                 int a_rs, const float *b, const int *b_off, int m, int n,
+                                 int k)
+{
+  if (k == 0) {
+    no_products(y, ldy, ep, m, n);
+    return;
+  }
+  offset_rows o = {b, b_off};
+  b_panels bs = {pack_offset_rows, &o, b, b_off};
+  gemm_direct_a(y, ldy, NULL, ep, NULL, a, a_rs, 1.0f, &bs, m, n, k);
 }

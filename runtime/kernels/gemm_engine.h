@@ -125,4 +125,10 @@ void nn_gemm_engine_rows(void *y, int ldy, nn_unpack_fn *unpack, const float *co
 void nn_gemm_engine_offsets(void *y, nn_unpack_fn *unpack, const float *a, int a_rs,
                            const float *b, const int *b_off, int m, int n, int k);
 
+// The same into a dense y with rows ldy apart, finished as
+// nn_gemm_engine_into's ep says.
+void nn_gemm_engine_offsets_into(float *y, int ldy, const nn_gemm_epilogue *ep, const float *a,
+                                 int a_rs, const float *b, const int *b_off, int m, int n,
+                                 int k);
+
 #endif

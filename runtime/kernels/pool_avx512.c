@@ -9,7 +9,7 @@
  * vector of windows uses masked loads and a masked store, so no scalar
  * tail is left (gcc's own vectorisation of pool.c's loop left up to 15
  * windows a row to scalar code: the 3x3/2 pool of resnet18's stem went
- * from about 145 to 40 µs alone).
+ * from about 147 to 108 µs alone, 64 planes of 112x112 in 1.7 µs each).
  *
  * Deliberately not here: other windows and strides (pool.c's loops), the
  * borders of the rows (pool.c), the backward.

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_X 16384
+#define MAX_X (1 << 18) // 1x1 cases of K 1100 over 128 pixels
 #define MAX_W 40000
 #define MAX_Y 16384
 
@@ -453,6 +453,26 @@ static void test_conv_1x1_hand_computed(void **state)
   assert_floats_near(y, want, 2, 0.0f);
 }
 
+// 1x1 convolutions of few output channels (at most 4 strips of the
+// micro-kernel) over planes of 4 panels or more read the rows of X in
+// place: a partial last panel, two blocks of products (K 300), one short
+// strip, groups, with and without bias and activation; past the limits
+// (K over 1024, 40 channels, a plane of 32) they pack X.
+static void test_conv_1x1_reads_planes_in_place_match_reference(void **state)
+{
+  (void)state;
+  const conv_case cases[] = {
+      {make(1, 20, 12, 12, 24, 1, 1, 1, 1, 1, 0, 0, 0, 0), NN_ACT_CLIP, 1},  // 144 pixels
+      {make(2, 7, 16, 16, 5, 1, 1, 1, 1, 1, 0, 0, 0, 0), NN_ACT_RELU, 1},
+      {make(1, 300, 8, 16, 32, 1, 1, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 0},
+      {make(1, 64, 10, 15, 16, 1, 1, 2, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1}, // 2 groups
+      {make(1, 1100, 8, 16, 8, 1, 1, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1}, // K 1100
+      {make(1, 16, 12, 12, 40, 1, 1, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},
+      {make(1, 16, 4, 8, 16, 1, 1, 1, 1, 1, 0, 0, 0, 0), NN_ACT_NONE, 1},
+  };
+  check_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
 static void test_conv_1x1_strided_or_padded_matches_reference(void **state)
 {
   (void)state;
@@ -671,6 +691,7 @@ int main(void)
       cmocka_unit_test(test_conv_few_channels_across_lanes_match_reference),
       cmocka_unit_test(test_conv_few_output_channels_pixels_across_lanes_match_reference),
       cmocka_unit_test(test_conv_1x1_hand_computed),
+      cmocka_unit_test(test_conv_1x1_reads_planes_in_place_match_reference),
       cmocka_unit_test(test_conv_1x1_strided_or_padded_matches_reference),
       cmocka_unit_test(test_conv_pack_weights_hand_checked),
       cmocka_unit_test(test_conv_packs_only_what_the_direct_path_takes),
