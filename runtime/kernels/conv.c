@@ -253,11 +253,12 @@ static void add_dx_wide(void *y_dst, const float *tile, int i0, int mr, int j0, 
   }
 }
 
-// Rows of X over wide pixels that conv_wide addresses through a table of
-// offsets (4 KB of stack) rather than packing them (pack_wide), when only
-// one strip of MR output channels would read each packed panel (more
-// strips re-read the packed copy, which is then faster than x itself).
-enum { WIDE_ROWS = 1024 };
+// Rows of X that a convolution may address in place through a table of
+// offsets (4 KB of stack) rather than pack: conv_wide's over wide pixels
+// when only one strip of MR output channels would read each packed panel
+// (more strips re-read the packed copy, which is then faster than x
+// itself), and conv_pointwise's (see there).
+enum { OFFSET_ROWS = 1024 };
 
 // One image and group of a wide convolution (is_wide(p)): y (mg, oh*ow).
 static void conv_wide(float *y, const float *x, const float *w, const nn_gemm_epilogue *ep,
@@ -276,8 +277,8 @@ static void conv_wide(float *y, const float *x, const float *w, const nn_gemm_ep
   if (!ep->accumulate)
     for (int o = 0; o < mg; o++)
       nn_fill(y + (ptrdiff_t)o * plane, ep->bias != NULL ? ep->bias[o] : 0.0f, plane);
-  if (mg <= NN_MR && k <= WIDE_ROWS) { // one strip of rows: read X in place, x + offset[k]
-    int taps = p->kh * p->kw, offset[WIDE_ROWS];
+  if (mg <= NN_MR && k <= OFFSET_ROWS) { // one strip of rows: read X in place, x + offset[k]
+    int taps = p->kh * p->kw, offset[OFFSET_ROWS];
     for (int r = 0; r < k; r++) {
       int t = r % taps;
       offset[r] = r / taps * p->h * p->w + t / p->kw * p->dil_h * p->w + t % p->kw * p->dil_w;
@@ -313,8 +314,8 @@ static void conv_pointwise(float *y, const float *x, const float *w, const nn_ge
                            const nn_conv_params *p)
 {
   int mg = p->m / p->group, k = p->c / p->group, plane = p->oh * p->ow;
-  if (mg <= 4 * NN_MR && plane >= 4 * NN_NR && k <= WIDE_ROWS) {
-    int offset[WIDE_ROWS];
+  if (mg <= 4 * NN_MR && plane >= 4 * NN_NR && k <= OFFSET_ROWS) {
+    int offset[OFFSET_ROWS];
     for (int r = 0; r < k; r++)
       offset[r] = r * plane;
     nn_gemm_engine_offsets_into(y, plane, ep, w, k, x, offset, mg, plane, k);
